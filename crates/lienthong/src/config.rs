@@ -1,0 +1,86 @@
+//! The `lienthong` configuration file: every section of every service, loaded through the
+//! runtime's layered loader with the defaults embedded from `config/defaults.toml`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use lienthong_runtime::config::{self, ConfigError, Problems, Validate};
+use lienthong_runtime::database::DatabaseConfig;
+use lienthong_runtime::health::HealthConfig;
+use lienthong_runtime::kafka::KafkaConfig;
+use lienthong_runtime::retry::RetryConfig;
+use lienthong_runtime::telemetry::TelemetryConfig;
+use serde::{Deserialize, Serialize};
+
+/// Built-in defaults, layered under the file and the environment.
+pub const DEFAULTS: &str = include_str!("../config/defaults.toml");
+
+/// The whole configuration. Unknown keys anywhere are errors.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LienthongConfig {
+    pub telemetry: TelemetryConfig,
+    pub health: HealthConfig,
+    pub kafka: KafkaConfig,
+    pub retry: RetryConfig,
+    /// Databases by name; services refer to them by that name.
+    #[serde(default)]
+    pub databases: BTreeMap<String, DatabaseConfig>,
+}
+
+impl Validate for LienthongConfig {
+    fn validate(&self, problems: &mut Problems) {
+        problems.nested("telemetry", &self.telemetry);
+        problems.nested("health", &self.health);
+        problems.nested("kafka", &self.kafka);
+        problems.nested("retry", &self.retry);
+        for (name, db) in &self.databases {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                problems.push(
+                    format!("databases.{name}"),
+                    "names use only letters, digits, '-' and '_'",
+                );
+            }
+            problems.nested(&format!("databases.{name}"), db);
+        }
+    }
+}
+
+/// Loads defaults → `file` → environment.
+pub fn load(file: Option<&Path>) -> Result<LienthongConfig, ConfigError> {
+    config::load(DEFAULTS, file)
+}
+
+/// The JSON Schema of the configuration file, as published in `schemas/config.schema.json`.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(LienthongConfig);
+    serde_json::to_value(&schema).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_alone_are_a_valid_config() {
+        let cfg: LienthongConfig = config::load_from(DEFAULTS, None, BTreeMap::new()).unwrap();
+        assert_eq!(cfg.kafka.bootstrap_servers, "127.0.0.1:19092");
+        assert!(cfg.databases.is_empty());
+    }
+
+    #[test]
+    fn published_schema_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/config.schema.json");
+        let published: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            published,
+            json_schema(),
+            "schemas/config.schema.json is stale: run `make schemas`"
+        );
+    }
+}

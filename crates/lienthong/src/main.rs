@@ -1,0 +1,126 @@
+//! `lienthong`: one binary, a subcommand per service and per operator task.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// lienthong: event-driven integration hub for a ministry's national and sector databases.
+///
+/// Captures changes from the source databases, translates them into canonical master data,
+/// reconciles people against the population register and shares the result with the national
+/// platforms, partner ministries and integrators.
+#[derive(Debug, Parser)]
+#[command(name = "lienthong", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The config file every command takes. Settings are layered: built-in defaults, then this
+/// file, then `LIENTHONG__SECTION__KEY` environment variables.
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// Path of the TOML config file.
+    #[arg(long, short = 'c', env = "LIENTHONG_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the configuration and reach every dependency it names (Kafka cluster, databases)
+    /// without moving any data. Exit status: 0 all good, 1 a dependency failed, 2 bad config.
+    Validate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Create and list Kafka topics with the partitions and configs of `[kafka.topics]`.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Export the protobuf contracts for partners.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults + file + environment) as TOML, secrets hidden.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the JSON Schema of the config file.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+enum TopicsCommand {
+    /// Create the named topics if they do not exist (idempotent).
+    Ensure {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Topic names.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+    /// List the cluster's topics with their partition counts.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaCommand {
+    /// Write the FileDescriptorSet of every lienthong.v1 message, for
+    /// `protoc --decode=lienthong.v1.ChangeEvent --descriptor_set_in=FILE`.
+    DescriptorSet {
+        /// Output file.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
+        Command::Config(ConfigCommand::Show { config }) => {
+            commands::config::show(config.config.as_deref())
+        }
+        Command::Config(ConfigCommand::Schema) => commands::config::schema(),
+        Command::Topics(TopicsCommand::Ensure { config, topics }) => {
+            commands::topics::ensure(config.config.as_deref(), &topics).await
+        }
+        Command::Topics(TopicsCommand::List { config }) => {
+            commands::topics::list(config.config.as_deref()).await
+        }
+        Command::Schema(SchemaCommand::DescriptorSet { out }) => {
+            commands::schema::descriptor_set(&out)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            commands::exit_config()
+        }
+    }
+}
