@@ -26,6 +26,16 @@ password=lienthong
 # Unix sockets have a ~100-byte path limit: keep them under /tmp, one directory per stack.
 run_dir=/tmp/lienthong-$(printf '%s' "$stack_dir" | cksum | cut -d' ' -f1)
 
+# The database servers run as their own users when we are root; their data must live where those
+# users can reach it (a clone under /root is not). Fall back to a directory under /var/tmp.
+data_dir_for() { # service-user service
+  local dir=$stack_dir/$2
+  if [ "$(id -u)" = 0 ] && ! runuser -u "$1" -- test -x "$stack_dir" 2>/dev/null; then
+    dir=/var/tmp/lienthong-$(printf '%s' "$stack_dir" | cksum | cut -d' ' -f1)/$2
+  fi
+  echo "$dir"
+}
+
 log() { printf '%-9s %s\n' "$1" "$2"; }
 die() { echo "stack: $*" >&2; exit 1; }
 
@@ -126,14 +136,15 @@ pg_bin() {
 }
 
 postgres_up() {
-  local bin data=$stack_dir/postgres/data logf=$stack_dir/postgres/postgres.log
+  local bin pg_dir data logf
+  pg_dir=$(data_dir_for postgres postgres); data=$pg_dir/data; logf=$pg_dir/postgres.log
   bin=$(pg_bin)
   if as_user postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     log postgres "running on 127.0.0.1:$pg_port"; return
   fi
   port_open "$pg_port" && die "port $pg_port is taken by another process; set LIENTHONG_PG_PORT"
-  mkdir -p "$stack_dir/postgres" "$run_dir/postgres"
-  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$stack_dir/postgres" "$run_dir/postgres"; fi
+  mkdir -p "$pg_dir" "$run_dir/postgres"
+  if [ "$(id -u)" = 0 ]; then chown -R postgres: "$pg_dir" "$run_dir/postgres"; fi
   if [ ! -f "$data/PG_VERSION" ]; then
     local pwfile; pwfile=$(mktemp); echo "$password" > "$pwfile"; chmod 644 "$pwfile"
     as_user postgres "$bin/initdb" -D "$data" -U postgres --pwfile="$pwfile" \
@@ -165,7 +176,8 @@ CONF
 }
 
 postgres_down() {
-  local bin data=$stack_dir/postgres/data
+  local bin data
+  data=$(data_dir_for postgres postgres)/data
   bin=$(pg_bin)
   if as_user postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     as_user postgres "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
@@ -177,7 +189,7 @@ postgres_down() {
 
 postgres_status() {
   local bin; bin=$(pg_bin)
-  if as_user postgres "$bin/pg_ctl" -D "$stack_dir/postgres/data" status >/dev/null 2>&1; then
+  if as_user postgres "$bin/pg_ctl" -D "$(data_dir_for postgres postgres)/data" status >/dev/null 2>&1; then
     log postgres "running   127.0.0.1:$pg_port (postgres://$user:$password@127.0.0.1:$pg_port/$user)"
   else
     log postgres "stopped"
@@ -188,7 +200,8 @@ postgres_status() {
 mariadb_sock() { echo "$run_dir/mariadb/mariadb.sock"; }
 
 mariadb_up() {
-  local dir=$stack_dir/mariadb data=$stack_dir/mariadb/data pidfile=$stack_dir/mariadb/mariadb.pid
+  local dir data pidfile
+  dir=$(data_dir_for mysql mariadb); data=$dir/data; pidfile=$dir/mariadb.pid
   if pid_alive "$pidfile"; then log mariadb "running on 127.0.0.1:$mariadb_port"; return; fi
   port_open "$mariadb_port" && die "port $mariadb_port is taken by another process; set LIENTHONG_MARIADB_PORT"
   command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadbd not found (apt-get install mariadb-server)"
@@ -225,7 +238,8 @@ SQL
 }
 
 mariadb_down() {
-  local pidfile=$stack_dir/mariadb/mariadb.pid
+  local pidfile
+  pidfile=$(data_dir_for mysql mariadb)/mariadb.pid
   if pid_alive "$pidfile"; then
     kill "$(cat "$pidfile")"
     for _ in $(seq 300); do pid_alive "$pidfile" || break; sleep 0.1; done
@@ -236,7 +250,7 @@ mariadb_down() {
 }
 
 mariadb_status() {
-  if pid_alive "$stack_dir/mariadb/mariadb.pid"; then
+  if pid_alive "$(data_dir_for mysql mariadb)/mariadb.pid"; then
     log mariadb "running   127.0.0.1:$mariadb_port (mysql://$user:$password@127.0.0.1:$mariadb_port/$user)"
   else
     log mariadb "stopped"
