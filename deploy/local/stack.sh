@@ -150,21 +150,28 @@ postgres_up() {
     as_user postgres "$bin/initdb" -D "$data" -U postgres --pwfile="$pwfile" \
       --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
-    cat >> "$data/postgresql.conf" <<CONF
-# lienthong local stack
+    # Settings live in lienthong.conf, rewritten at every start so that changes here apply to
+    # existing stacks too.
+    echo "include_if_exists = 'lienthong.conf'" >> "$data/postgresql.conf"
+    echo "host replication all 127.0.0.1/32 scram-sha-256" >> "$data/pg_hba.conf"
+    local fresh=1
+  fi
+  cat > "$data/lienthong.conf" <<CONF
+# lienthong local stack (written by deploy/local/stack.sh)
 listen_addresses = '127.0.0.1'
 port = $pg_port
 unix_socket_directories = '$run_dir/postgres'
 wal_level = logical
-max_replication_slots = 32
-max_wal_senders = 32
-max_connections = 200
+max_replication_slots = 64
+max_wal_senders = 64
+max_connections = 300
 shared_buffers = 256MB
 wal_sender_timeout = 60s
+# Transactions over 64kB are streamed in progress (pgoutput streaming), so the connector's
+# spill path is exercised by ordinary tests, not only by huge ones.
+logical_decoding_work_mem = 64kB
 CONF
-    echo "host replication all 127.0.0.1/32 scram-sha-256" >> "$data/pg_hba.conf"
-    local fresh=1
-  fi
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$data/lienthong.conf"; fi
   as_user postgres "$bin/pg_ctl" -D "$data" -l "$logf" -w -t 60 start >/dev/null \
     || { tail -n 30 "$logf" >&2; die "PostgreSQL did not start"; }
   if [ "${fresh:-0}" = 1 ]; then

@@ -9,6 +9,7 @@ pub mod health;
 pub mod kafka;
 pub mod metrics;
 pub mod retry;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 

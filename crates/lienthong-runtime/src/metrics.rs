@@ -33,6 +33,14 @@ impl Metrics {
         self.lock().register(name, help, metric);
     }
 
+    /// Registers `metric` under `lienthong_<name>` with a constant label (`source="csdl"`), so
+    /// several instances of a component share one process.
+    pub fn register_labeled(&self, name: &str, help: &str, label: (&str, &str), metric: impl Metric) {
+        self.lock()
+            .sub_registry_with_label((label.0.to_string().into(), label.1.to_string().into()))
+            .register(name, help, metric);
+    }
+
     /// The OpenMetrics text exposition of every registered metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();

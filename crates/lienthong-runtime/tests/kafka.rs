@@ -317,3 +317,38 @@ async fn unreachable_broker_is_reported_with_its_address() {
     let err = admin.cluster_info().await.unwrap_err();
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
+
+#[tokio::test]
+async fn state_store_returns_the_last_value_per_key() {
+    let config = kafka_config();
+    let topic = unique("test.state");
+    let producer = EventProducer::new(&config, "test", KafkaMetrics::default()).unwrap();
+    let store = lienthong_runtime::kafka::StateStore::open(&config, &topic, producer)
+        .await
+        .unwrap();
+    assert_eq!(store.load("csdl/snapshot").await.unwrap(), None);
+    store.save("csdl/snapshot", b"table=1").await.unwrap();
+    store.save("bhxh/snapshot", b"other").await.unwrap();
+    store.save("csdl/snapshot", b"table=2").await.unwrap();
+    assert_eq!(
+        store.load("csdl/snapshot").await.unwrap().as_deref(),
+        Some(&b"table=2"[..])
+    );
+    assert_eq!(
+        store.load("bhxh/snapshot").await.unwrap().as_deref(),
+        Some(&b"other"[..])
+    );
+    assert_eq!(store.load("absent").await.unwrap(), None);
+    // Opening again (a restarted connector) sees the same state.
+    let again = lienthong_runtime::kafka::StateStore::open(
+        &config,
+        &topic,
+        EventProducer::new(&config, "test", KafkaMetrics::default()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.load("csdl/snapshot").await.unwrap().as_deref(),
+        Some(&b"table=2"[..])
+    );
+}

@@ -8,7 +8,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use super::KafkaConfig;
+use super::{KafkaConfig, TopicSettings};
 
 /// What the cluster said about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +165,32 @@ impl TopicAdmin {
         self.wait_until_visible(&to_create.iter().map(|(n, _)| *n).collect::<Vec<_>>())
             .await?;
         Ok(outcomes)
+    }
+
+    /// Makes sure `name` exists, creating it with exactly `settings` (for topics whose shape is
+    /// not an operator's choice, such as single-partition compacted state topics).
+    pub async fn ensure_topic_with(&self, name: &str, settings: &TopicSettings) -> Result<TopicOutcome, AdminError> {
+        if self.cluster_info().await?.partitions_of(name).is_some() {
+            return Ok(TopicOutcome::AlreadyExists);
+        }
+        let topic = settings.config.iter().fold(
+            NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor)),
+            |t, (k, v)| t.set(k, v),
+        );
+        let options = AdminOptions::new().operation_timeout(Some(self.timeout));
+        let results = self
+            .client
+            .create_topics([&topic], &options)
+            .await
+            .map_err(AdminError::Request)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(AdminError::CreateFailed { topic, code }),
+            }
+        }
+        self.wait_until_visible(&[name]).await?;
+        Ok(TopicOutcome::Created)
     }
 
     /// Topic creation is asynchronous on some brokers: wait until metadata shows the topics so

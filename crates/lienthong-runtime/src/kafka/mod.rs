@@ -7,6 +7,7 @@ mod consumer;
 mod dead_letter;
 pub mod headers;
 mod producer;
+mod state;
 
 pub use admin::{AdminError, ClusterInfo, TopicAdmin, TopicOutcome};
 pub use config::{KafkaConfig, TopicOverride, TopicPolicy, TopicSettings};
@@ -14,4 +15,5 @@ pub use consumer::{EventConsumer, InboundRecord};
 pub use dead_letter::{DeadLetterQueue, Rejection, dead_letter_topic};
 pub use headers::RecordHeaders;
 pub use producer::{Delivered, EventProducer, OutboundRecord, PendingDelivery, ProduceError};
+pub use state::{StateError, StateStore};
 pub use rdkafka::error::{KafkaError, RDKafkaErrorCode};
