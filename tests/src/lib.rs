@@ -63,3 +63,304 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A test database of its own in the local stack's PostgreSQL, and the slot a connector makes
+/// in it.
+pub mod postgres {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    /// A fresh database named `<prefix>_<random>`.
+    #[derive(Debug)]
+    pub struct TestDatabase {
+        pub name: String,
+        pub url: String,
+    }
+
+    impl TestDatabase {
+        pub async fn create(prefix: &str) -> Self {
+            let admin_url = super::stack::postgres_url();
+            let mut admin = PgConnection::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("{e}: is the local stack up? (`make up`)"));
+            // Once per test process, before any test of this process creates a slot: tests run
+            // concurrently, so a later sweep could drop a slot another test just made.
+            static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+            SWEPT
+                .get_or_init(|| drop_stale_test_slots(&admin_url))
+                .await;
+            let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            Self {
+                url: format!("{base}/{name}"),
+                name,
+            }
+        }
+
+        pub async fn connect(&self) -> PgConnection {
+            PgConnection::connect(&self.url)
+                .await
+                .expect("connect to test database")
+        }
+
+        /// Runs statements separated by `;` (simple query protocol).
+        pub async fn exec(&self, sql: &str) {
+            let mut conn = self.connect().await;
+            conn.execute(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+        }
+
+        /// Drops the slot (if any) and the database, so that no slot holds WAL after the test.
+        pub async fn drop_with_slot(self, slot: &str) {
+            let mut admin = PgConnection::connect(&super::stack::postgres_url())
+                .await
+                .expect("connect");
+            for _ in 0..50 {
+                let r = sqlx::query(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active",
+                )
+                .bind(slot)
+                .execute(&mut admin)
+                .await;
+                let left: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1",
+                )
+                .bind(slot)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap_or(0);
+                if r.is_ok() && left == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+                .await;
+        }
+    }
+
+    /// Slots of earlier test runs that died before cleaning up hold WAL: drop inactive ones.
+    async fn drop_stale_test_slots(admin_url: &str) {
+        let Ok(mut admin) = PgConnection::connect(admin_url).await else {
+            return;
+        };
+        let _ = sqlx::query(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+             WHERE slot_name LIKE 'lt\\_test\\_%' AND NOT active",
+        )
+        .execute(&mut admin)
+        .await;
+    }
+}
+
+/// A `lienthong` service process, for kill -9 and restart.
+pub mod process {
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+
+    #[derive(Debug)]
+    pub struct Service {
+        child: Option<Child>,
+        args: Vec<String>,
+        log: PathBuf,
+    }
+
+    impl Service {
+        /// Starts `lienthong <args>`, appending its output to `log`.
+        pub fn start(args: &[&str], log: &Path) -> Self {
+            let mut service = Self {
+                child: None,
+                args: args.iter().map(|s| s.to_string()).collect(),
+                log: log.to_path_buf(),
+            };
+            service.restart();
+            service
+        }
+
+        /// Starts it again with the same arguments (after a kill).
+        pub fn restart(&mut self) {
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .expect("log file");
+            let err = out.try_clone().expect("log file");
+            let child = Command::new(super::lienthong_bin())
+                .args(&self.args)
+                .env("RUST_LOG", "info,rdkafka=warn")
+                .stdout(Stdio::from(out))
+                .stderr(Stdio::from(err))
+                .spawn()
+                .expect("start lienthong");
+            self.child = Some(child);
+        }
+
+        /// SIGKILL: no chance to flush or confirm anything.
+        pub fn kill9(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+
+        /// SIGTERM, then wait for a graceful exit.
+        pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+            let mut child = self.child.take()?;
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            for _ in 0..300 {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Some(status);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            child.wait().ok()
+        }
+
+        /// Exit status if the process has ended on its own.
+        pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+            self.child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+        }
+
+        pub fn log(&self) -> String {
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        }
+    }
+
+    impl Drop for Service {
+        fn drop(&mut self) {
+            self.kill9();
+            if std::thread::panicking() {
+                // The service's own account is usually what explains a failed test.
+                let log = self.log();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- last lines of {}:", self.log.display());
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// Reading what the services published.
+pub mod topics {
+    use std::time::Duration;
+
+    use lienthong_proto::v1::ChangeEvent;
+    use lienthong_runtime::config::Secret;
+    use lienthong_runtime::kafka::{
+        EventConsumer, InboundRecord, KafkaConfig, TopicPolicy, TopicSettings,
+    };
+    use lienthong_runtime::metrics::KafkaMetrics;
+    use prost::Message;
+
+    pub fn kafka_config() -> KafkaConfig {
+        KafkaConfig {
+            bootstrap_servers: super::stack::broker(),
+            client_id: "lienthong-e2e".into(),
+            message_timeout_ms: 30_000,
+            request_timeout_ms: 10_000,
+            session_timeout_ms: 10_000,
+            properties: Default::default(),
+            secret_properties: std::collections::BTreeMap::<String, Secret<String>>::new(),
+            topics: TopicPolicy {
+                create: true,
+                default: TopicSettings {
+                    partitions: 1,
+                    replication_factor: 1,
+                    config: Default::default(),
+                },
+                overrides: Default::default(),
+            },
+        }
+    }
+
+    /// Reads `topic` from the beginning with a group of its own.
+    #[derive(Debug)]
+    pub struct TopicReader {
+        consumer: EventConsumer,
+        pub records: Vec<InboundRecord>,
+    }
+
+    impl TopicReader {
+        /// Waits (up to a minute) for the topic to exist, then subscribes: a subscription to a
+        /// topic that does not exist yet would only notice it at the next metadata refresh.
+        pub async fn new(topic: &str) -> Self {
+            let admin = lienthong_runtime::kafka::TopicAdmin::new(&kafka_config()).expect("admin");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let info = admin.cluster_info().await.expect("cluster metadata");
+                if info.partitions_of(topic).is_some() {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "topic {topic} never appeared"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let consumer = EventConsumer::new(
+                &kafka_config(),
+                &format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+                KafkaMetrics::default(),
+            )
+            .expect("consumer");
+            consumer.subscribe(&[topic]).expect("subscribe");
+            Self {
+                consumer,
+                records: Vec::new(),
+            }
+        }
+
+        /// Reads until `done(records so far)` holds, or panics after `timeout`.
+        pub async fn read_until(
+            &mut self,
+            timeout: Duration,
+            mut done: impl FnMut(&[InboundRecord]) -> bool,
+        ) -> &[InboundRecord] {
+            let deadline = tokio::time::Instant::now() + timeout;
+            while !done(&self.records) {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                match tokio::time::timeout(left.min(Duration::from_secs(1)), self.consumer.recv())
+                    .await
+                {
+                    Ok(Ok(r)) => self.records.push(r),
+                    Ok(Err(e)) => panic!("consume: {e}"),
+                    Err(_) if left.is_zero() => panic!(
+                        "condition not met within {timeout:?}; {} records read",
+                        self.records.len()
+                    ),
+                    Err(_) => {}
+                }
+            }
+            &self.records
+        }
+
+        /// The change events read so far (tombstones skipped).
+        pub fn events(&self) -> Vec<ChangeEvent> {
+            self.records
+                .iter()
+                .filter_map(|r| r.payload.as_ref())
+                .map(|p| ChangeEvent::decode(p.as_slice()).expect("ChangeEvent"))
+                .collect()
+        }
+    }
+
+    /// Counts the change events (not tombstones) among records.
+    pub fn event_count(records: &[InboundRecord]) -> usize {
+        records.iter().filter(|r| r.payload.is_some()).count()
+    }
+}

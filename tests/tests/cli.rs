@@ -37,7 +37,7 @@ fn help_lists_every_command_and_each_has_help() {
     let out = lienthong(&["--help"], &[]);
     assert!(out.status.success());
     let (stdout, _) = text(&out);
-    for command in ["validate", "config", "topics", "schema"] {
+    for command in ["source-postgres", "validate", "config", "topics", "schema"] {
         assert!(
             stdout.contains(command),
             "{command} missing from:\n{stdout}"
@@ -45,6 +45,7 @@ fn help_lists_every_command_and_each_has_help() {
     }
     for args in [
         &["validate", "--help"][..],
+        &["source-postgres", "--help"],
         &["config", "show", "--help"],
         &["config", "schema", "--help"],
         &["topics", "ensure", "--help"],

@@ -35,7 +35,13 @@ impl Metrics {
 
     /// Registers `metric` under `lienthong_<name>` with a constant label (`source="csdl"`), so
     /// several instances of a component share one process.
-    pub fn register_labeled(&self, name: &str, help: &str, label: (&str, &str), metric: impl Metric) {
+    pub fn register_labeled(
+        &self,
+        name: &str,
+        help: &str,
+        label: (&str, &str),
+        metric: impl Metric,
+    ) {
         self.lock()
             .sub_registry_with_label((label.0.to_string().into(), label.1.to_string().into()))
             .register(name, help, metric);

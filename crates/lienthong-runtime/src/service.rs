@@ -36,7 +36,10 @@ pub enum ServiceError {
 
 impl ServiceRuntime {
     /// Installs telemetry and signal handlers and starts the health endpoint.
-    pub async fn start(telemetry_config: &TelemetryConfig, health_config: &HealthConfig) -> Result<Self, ServiceError> {
+    pub async fn start(
+        telemetry_config: &TelemetryConfig,
+        health_config: &HealthConfig,
+    ) -> Result<Self, ServiceError> {
         let telemetry = telemetry::init(telemetry_config)?;
         let shutdown = Shutdown::on_signals().map_err(ServiceError::Signals)?;
         let metrics = Metrics::new();
@@ -44,12 +47,17 @@ impl ServiceRuntime {
         let health = Health::new();
         let health_address = if health_config.enabled {
             Some(
-                health::serve(health_config.listen, health.clone(), metrics.clone(), shutdown.clone())
-                    .await
-                    .map_err(|source| ServiceError::Listen {
-                        address: health_config.listen,
-                        source,
-                    })?,
+                health::serve(
+                    health_config.listen,
+                    health.clone(),
+                    metrics.clone(),
+                    shutdown.clone(),
+                )
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    address: health_config.listen,
+                    source,
+                })?,
             )
         } else {
             None

@@ -10,6 +10,7 @@ use lienthong_runtime::health::HealthConfig;
 use lienthong_runtime::kafka::KafkaConfig;
 use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::telemetry::TelemetryConfig;
+use lienthong_source_postgres::PostgresSourceConfig;
 use serde::{Deserialize, Serialize};
 
 /// Built-in defaults, layered under the file and the environment.
@@ -23,9 +24,21 @@ pub struct LienthongConfig {
     pub health: HealthConfig,
     pub kafka: KafkaConfig,
     pub retry: RetryConfig,
+    pub state: StateConfig,
     /// Databases by name; services refer to them by that name.
     #[serde(default)]
     pub databases: BTreeMap<String, DatabaseConfig>,
+    /// PostgreSQL sources by source id (the id names their topics: `cdc.<id>.<schema>.<table>`).
+    #[serde(default)]
+    pub source_postgres: BTreeMap<String, PostgresSourceConfig>,
+}
+
+/// `[state]`: where connectors keep their durable state.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Compacted, single-partition topic of connector state (snapshot progress, schema versions).
+    pub topic: String,
 }
 
 impl Validate for LienthongConfig {
@@ -46,6 +59,53 @@ impl Validate for LienthongConfig {
                 );
             }
             problems.nested(&format!("databases.{name}"), db);
+        }
+        if self.state.topic.is_empty() {
+            problems.push("state.topic", "must not be empty");
+        }
+        let mut slots = BTreeMap::new();
+        for (id, source) in &self.source_postgres {
+            let at = format!("source_postgres.{id}");
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(
+                    &at,
+                    "source ids use only letters, digits, '-' and '_' (they name topics)",
+                );
+            }
+            match self.databases.get(&source.database) {
+                None => problems.push(
+                    format!("{at}.database"),
+                    format!(
+                        "names [databases.{}], which is not configured",
+                        source.database
+                    ),
+                ),
+                Some(db)
+                    if db.kind() != Some(lienthong_runtime::database::DatabaseKind::Postgres) =>
+                {
+                    problems.push(
+                        format!("{at}.database"),
+                        format!(
+                            "[databases.{}] is not a postgres:// database",
+                            source.database
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+            if let Some(other) = slots.insert((source.database.clone(), source.slot.clone()), id) {
+                problems.push(
+                    format!("{at}.slot"),
+                    format!(
+                        "slot {} is also used by source_postgres.{other}: one slot per source",
+                        source.slot
+                    ),
+                );
+            }
+            problems.nested(&at, source);
         }
     }
 }

@@ -31,6 +31,16 @@ struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Capture changes from PostgreSQL sources (logical replication, pgoutput) into
+    /// `cdc.<source>.<schema>.<table>` topics: snapshot, then streaming, positions confirmed only
+    /// after the broker acknowledged. Runs until SIGINT/SIGTERM.
+    SourcePostgres {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Run only these source ids (default: every `[source_postgres.<id>]`).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+    },
     /// Check the configuration and reach every dependency it names (Kafka cluster, databases)
     /// without moving any data. Exit status: 0 all good, 1 a dependency failed, 2 bad config.
     Validate {
@@ -101,6 +111,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
+        Command::SourcePostgres { config, sources } => {
+            commands::source_postgres::run(config.config.as_deref(), &sources).await
+        }
         Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
         Command::Config(ConfigCommand::Show { config }) => {
             commands::config::show(config.config.as_deref())

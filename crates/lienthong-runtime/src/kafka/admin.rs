@@ -169,12 +169,20 @@ impl TopicAdmin {
 
     /// Makes sure `name` exists, creating it with exactly `settings` (for topics whose shape is
     /// not an operator's choice, such as single-partition compacted state topics).
-    pub async fn ensure_topic_with(&self, name: &str, settings: &TopicSettings) -> Result<TopicOutcome, AdminError> {
+    pub async fn ensure_topic_with(
+        &self,
+        name: &str,
+        settings: &TopicSettings,
+    ) -> Result<TopicOutcome, AdminError> {
         if self.cluster_info().await?.partitions_of(name).is_some() {
             return Ok(TopicOutcome::AlreadyExists);
         }
         let topic = settings.config.iter().fold(
-            NewTopic::new(name, settings.partitions, TopicReplication::Fixed(settings.replication_factor)),
+            NewTopic::new(
+                name,
+                settings.partitions,
+                TopicReplication::Fixed(settings.replication_factor),
+            ),
             |t, (k, v)| t.set(k, v),
         );
         let options = AdminOptions::new().operation_timeout(Some(self.timeout));

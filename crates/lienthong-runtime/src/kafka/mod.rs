@@ -15,5 +15,5 @@ pub use consumer::{EventConsumer, InboundRecord};
 pub use dead_letter::{DeadLetterQueue, Rejection, dead_letter_topic};
 pub use headers::RecordHeaders;
 pub use producer::{Delivered, EventProducer, OutboundRecord, PendingDelivery, ProduceError};
-pub use state::{StateError, StateStore};
 pub use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+pub use state::{StateError, StateStore};

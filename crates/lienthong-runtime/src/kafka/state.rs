@@ -51,7 +51,11 @@ impl crate::error::Classify for StateError {
 
 impl StateStore {
     /// Opens (creating when missing) the single-partition compacted topic `topic`.
-    pub async fn open(config: &KafkaConfig, topic: &str, producer: EventProducer) -> Result<Self, StateError> {
+    pub async fn open(
+        config: &KafkaConfig,
+        topic: &str,
+        producer: EventProducer,
+    ) -> Result<Self, StateError> {
         let admin = TopicAdmin::new(config)?;
         let settings = TopicSettings {
             partitions: 1,

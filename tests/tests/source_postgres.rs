@@ -1,0 +1,550 @@
+//! The PostgreSQL connector as a real process against the local stack's PostgreSQL and broker:
+//! snapshot + streaming over many types, kill -9 during snapshot and streaming, a transaction
+//! larger than the memory bound, a schema change mid-stream, masking, and clear errors.
+
+#![allow(clippy::unwrap_used)] // a failed step should fail the test, loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use lienthong_proto::v1::{ChangeEvent, Operation, value};
+use lienthong_tests::postgres::TestDatabase;
+use lienthong_tests::process::Service;
+use lienthong_tests::topics::{TopicReader, event_count};
+use lienthong_tests::{lienthong, stack, text};
+
+struct Setup {
+    db: TestDatabase,
+    slot: String,
+    source: String,
+    dir: tempfile::TempDir,
+    config: String,
+}
+
+async fn setup(prefix: &str, tables: &str, extra: &str) -> Setup {
+    let db = TestDatabase::create(&format!("lt_{prefix}")).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let slot = format!("lt_test_{tag}");
+    let source = format!("t{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        r#"
+[telemetry]
+log_level = "info,rdkafka=warn"
+[health]
+enabled = false
+[kafka]
+bootstrap_servers = "{broker}"
+message_timeout_ms = 10000
+[kafka.topics.default]
+partitions = 1
+replication_factor = 1
+[retry]
+initial_delay_ms = 200
+max_delay_ms = 2000
+[state]
+topic = "lienthong.state.{tag}"
+[databases.src]
+url = "{url}"
+[source_postgres.{source}]
+database = "src"
+slot = "{slot}"
+publication = "lt_pub_{tag}"
+tables = [{tables}]
+heartbeat_interval_ms = 1000
+status_interval_ms = 300
+spill_dir = "{spill}"
+{extra}
+"#,
+        broker = stack::broker(),
+        url = db.url,
+        spill = dir.path().join("spill").display(),
+    );
+    let path = dir.path().join("lienthong.toml");
+    std::fs::write(&path, &config).unwrap();
+    Setup {
+        db,
+        slot,
+        source,
+        config: path.display().to_string(),
+        dir,
+    }
+}
+
+impl Setup {
+    fn topic(&self, table: &str) -> String {
+        format!("cdc.{}.public.{table}", self.source)
+    }
+
+    fn start(&self) -> Service {
+        Service::start(
+            &["source-postgres", "--config", &self.config],
+            &self.dir.path().join("connector.log"),
+        )
+    }
+
+    async fn finish(self) {
+        self.db.drop_with_slot(&self.slot).await;
+    }
+}
+
+fn column<'a>(row: &'a lienthong_proto::v1::Row, name: &str) -> &'a value::Kind {
+    row.columns
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.value.as_ref())
+        .and_then(|v| v.kind.as_ref())
+        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+}
+
+fn int_key(event: &ChangeEvent) -> i64 {
+    match event.key[0].value.as_ref().and_then(|v| v.kind.as_ref()) {
+        Some(value::Kind::IntValue(i)) => *i,
+        other => panic!("key is not an integer: {other:?}"),
+    }
+}
+
+fn wait_for_log(service: &Service, needle: &str, timeout: Duration) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !service.log().contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{needle}` not logged within {timeout:?}:\n{}",
+            service.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_then_stream_with_typed_values() {
+    let s = setup("types", "\"public.ho_so\"", "").await;
+    s.db.exec(
+        "CREATE TABLE ho_so (
+            id int8 PRIMARY KEY, ho_ten text NOT NULL, he_so numeric(5,2), ngay_sinh date,
+            cap_nhat timestamptz, dang_vien bool, ma uuid, thong_tin jsonb, anh bytea,
+            ky_nang text[], ghi_chu varchar(50)
+         );
+         INSERT INTO ho_so VALUES
+           (1, 'Nguyễn Văn An', 4.98, '1975-04-30', '2025-07-01 08:00:00+07', true,
+            'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"don_vi\": \"Bộ Nội vụ\"}', '\\x00ff', ARRAY['Tiếng Anh','Tin học'], NULL),
+           (2, 'Trần Thị Bình', 2.34, '1990-02-28', NULL, false, NULL, NULL, NULL, NULL, 'ghi chú');",
+    )
+    .await;
+    let mut connector = s.start();
+    let mut reader = TopicReader::new(&s.topic("ho_so")).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 2)
+        .await;
+    let events = reader.events();
+    assert!(
+        events.iter().all(|e| e.op == Operation::Read as i32),
+        "{events:?}"
+    );
+    let first = events.iter().find(|e| int_key(e) == 1).unwrap();
+    let row = first.after.as_ref().unwrap();
+    assert_eq!(
+        column(row, "ho_ten"),
+        &value::Kind::TextValue("Nguyễn Văn An".into())
+    );
+    assert_eq!(
+        column(row, "he_so"),
+        &value::Kind::DecimalValue(lienthong_proto::v1::Decimal {
+            value: "4.98".into()
+        })
+    );
+    assert!(
+        matches!(column(row, "ngay_sinh"), value::Kind::DateValue(d) if (d.year, d.month, d.day) == (1975, 4, 30))
+    );
+    // 08:00 at +07 is 01:00 UTC.
+    assert!(
+        matches!(column(row, "cap_nhat"), value::Kind::TimestampValue(t) if t.seconds == 1_751_331_600)
+    );
+    assert_eq!(column(row, "dang_vien"), &value::Kind::BoolValue(true));
+    assert_eq!(
+        column(row, "ma"),
+        &value::Kind::UuidValue("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into())
+    );
+    assert!(
+        matches!(column(row, "thong_tin"), value::Kind::JsonValue(j) if j.contains("Bộ Nội vụ"))
+    );
+    assert_eq!(
+        column(row, "anh"),
+        &value::Kind::BytesValue(vec![0x00, 0xff])
+    );
+    assert!(matches!(column(row, "ky_nang"), value::Kind::ArrayValue(a) if a.values.len() == 2));
+    assert_eq!(column(row, "ghi_chu"), &value::Kind::Null(true));
+    assert_eq!(first.schema_version, 1);
+    assert!(
+        first
+            .table_schema
+            .iter()
+            .any(|c| c.name == "id" && c.primary_key_ordinal == 1)
+    );
+
+    // Streaming after the snapshot.
+    s.db.exec(
+        "INSERT INTO ho_so (id, ho_ten, he_so) VALUES (3, 'Lê Văn Cường', 3.00);
+         UPDATE ho_so SET he_so = 5.08 WHERE id = 1;
+         DELETE FROM ho_so WHERE id = 2;",
+    )
+    .await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 5)
+        .await;
+    let events = reader.events();
+    let streamed: Vec<&ChangeEvent> = events
+        .iter()
+        .filter(|e| e.op != Operation::Read as i32)
+        .collect();
+    assert_eq!(streamed.len(), 3, "{streamed:?}");
+    assert_eq!(streamed[0].op, Operation::Insert as i32);
+    assert_eq!(int_key(streamed[0]), 3);
+    assert_eq!(streamed[1].op, Operation::Update as i32);
+    assert_eq!(
+        column(streamed[1].after.as_ref().unwrap(), "he_so"),
+        &value::Kind::DecimalValue(lienthong_proto::v1::Decimal {
+            value: "5.08".into()
+        })
+    );
+    assert_eq!(streamed[2].op, Operation::Delete as i32);
+    assert_eq!(int_key(streamed[2]), 2);
+    // The three statements ran as one transaction (one simple-query batch).
+    assert!(
+        streamed
+            .iter()
+            .all(|e| e.transaction_id == streamed[0].transaction_id)
+    );
+    let last: Vec<bool> = streamed.iter().map(|e| e.last_in_transaction).collect();
+    assert_eq!(last, [false, false, true]);
+    // The delete is followed by a tombstone with the same key.
+    let delete_index = reader
+        .records
+        .iter()
+        .position(|r| {
+            r.headers
+                .idempotency_key
+                .as_deref()
+                .is_some_and(|k| !k.contains("snapshot"))
+                && {
+                    r.payload.as_ref().is_some_and(|p| {
+                        <ChangeEvent as prost::Message>::decode(p.as_slice())
+                            .unwrap()
+                            .op
+                            == Operation::Delete as i32
+                    })
+                }
+        })
+        .unwrap();
+    reader
+        .read_until(Duration::from_secs(30), |r| r.len() > delete_index + 1)
+        .await;
+    let tombstone = &reader.records[delete_index + 1];
+    assert_eq!(tombstone.payload, None);
+    assert_eq!(tombstone.key, reader.records[delete_index].key);
+    for r in &reader.records {
+        assert!(r.headers.idempotency_key.is_some());
+        assert!(r.headers.source_position.is_some());
+    }
+
+    assert!(
+        connector.terminate().is_some_and(|s| s.success()),
+        "{}",
+        connector.log()
+    );
+    s.finish().await;
+}
+
+/// A read condition: every id in `want` has been seen (decoding each record once).
+fn ids_cover(
+    mut want: BTreeSet<i64>,
+) -> impl FnMut(&[lienthong_runtime::kafka::InboundRecord]) -> bool {
+    let mut scanned = 0;
+    move |records| {
+        for r in &records[scanned..] {
+            if let Some(p) = &r.payload {
+                want.remove(&int_key(
+                    &<ChangeEvent as prost::Message>::decode(p.as_slice()).unwrap(),
+                ));
+            }
+        }
+        scanned = records.len();
+        want.is_empty()
+    }
+}
+
+/// Writes `n` rows in transactions of `per_tx`, ids from `start`.
+async fn write_rows(db: &TestDatabase, start: i64, n: i64, per_tx: i64) {
+    let mut conn = db.connect().await;
+    let mut id = start;
+    while id < start + n {
+        let end = (id + per_tx).min(start + n);
+        sqlx::query("INSERT INTO nhat_ky (id, noi_dung) SELECT g, 'dòng ' || g FROM generate_series($1::int8, $2::int8 - 1) g")
+            .bind(id)
+            .bind(end)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        id = end;
+    }
+}
+
+fn assert_every_id_once_or_more(events: &[ChangeEvent], ids: std::ops::Range<i64>) {
+    let mut seen = BTreeMap::new();
+    for e in events {
+        let row = e.after.as_ref().unwrap();
+        let id = int_key(e);
+        let content = column(row, "noi_dung").clone();
+        assert_eq!(
+            content,
+            value::Kind::TextValue(format!("dòng {id}")),
+            "content of {id}"
+        );
+        *seen.entry(id).or_insert(0) += 1;
+    }
+    let missing: Vec<i64> = ids
+        .clone()
+        .filter(|i| !seen.contains_key(i))
+        .take(10)
+        .collect();
+    assert!(missing.is_empty(), "missing ids (first 10): {missing:?}");
+    assert_eq!(seen.len(), ids.count());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_streaming_loses_nothing() {
+    let s = setup("kill", "\"public.nhat_ky\"", "").await;
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    let total = 3_000;
+    let writer = {
+        let url = s.db.url.clone();
+        let name = s.db.name.clone();
+        tokio::spawn(async move {
+            let db = TestDatabase { name, url };
+            write_rows(&db, 0, total, 7).await;
+        })
+    };
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(300 + rand::random::<u64>() % 700)).await;
+        connector.kill9();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        connector.restart();
+    }
+    writer.await.unwrap();
+    let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
+    let want: BTreeSet<i64> = (0..total).collect();
+    reader
+        .read_until(Duration::from_secs(120), ids_cover(want))
+        .await;
+    let events = reader.events();
+    assert_every_id_once_or_more(&events, 0..total);
+    // Duplicates are true duplicates: same idempotency key, same position.
+    let mut by_key: BTreeMap<String, &ChangeEvent> = BTreeMap::new();
+    for (r, e) in reader
+        .records
+        .iter()
+        .filter(|r| r.payload.is_some())
+        .zip(events.iter())
+    {
+        let k = r.headers.idempotency_key.clone().unwrap();
+        if let Some(prev) = by_key.insert(k, e) {
+            assert_eq!(prev.position, e.position);
+            assert_eq!(prev.after, e.after);
+        }
+    }
+    assert_eq!(
+        by_key.len(),
+        total as usize,
+        "one idempotency key per change"
+    );
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_snapshot_resumes_and_loses_nothing() {
+    let s = setup(
+        "snapkill",
+        "\"public.nhat_ky\"",
+        "[source_postgres.SOURCE.snapshot]\nchunk_size = 500\n",
+    )
+    .await;
+    // The [snapshot] table needs the source id: rewrite it in the config.
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("SOURCE", &s.source);
+    std::fs::write(&s.config, text).unwrap();
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    let rows = 20_000;
+    write_rows(&s.db, 0, rows, 5_000).await;
+    let mut connector = s.start();
+    let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 1_500)
+        .await;
+    connector.kill9();
+    // Changes while the connector is down, to rows already read and not yet read.
+    s.db.exec("INSERT INTO nhat_ky VALUES (20000, 'dòng 20000'); UPDATE nhat_ky SET noi_dung = noi_dung WHERE id IN (1, 19999)")
+        .await;
+    connector.restart();
+    let want: BTreeSet<i64> = (0..=rows).collect();
+    reader
+        .read_until(Duration::from_secs(120), ids_cover(want))
+        .await;
+    wait_for_log(&connector, "snapshot complete", Duration::from_secs(60));
+    assert_every_id_once_or_more(&reader.events(), 0..rows + 1);
+    let log = connector.log();
+    assert!(
+        log.contains("resumed_after=Some"),
+        "second run resumed the snapshot:\n{log}"
+    );
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transaction_larger_than_the_memory_bound_arrives_whole() {
+    let s = setup("bigtx", "\"public.nhat_ky\"", "max_in_flight = 500\n").await;
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    // One transaction of 60,000 rows: far beyond logical_decoding_work_mem on the local stack
+    // (64kB), so the server streams it in progress and the connector spills it to disk.
+    let n = 60_000;
+    s.db.exec(&format!(
+        "INSERT INTO nhat_ky (id, noi_dung) SELECT g, 'dòng ' || g FROM generate_series(0, {}) g",
+        n - 1
+    ))
+    .await;
+    let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
+    reader
+        .read_until(Duration::from_secs(180), |r| event_count(r) >= n as usize)
+        .await;
+    let events = reader.events();
+    assert_every_id_once_or_more(&events, 0..n);
+    let xids: BTreeSet<&str> = events.iter().map(|e| e.transaction_id.as_str()).collect();
+    assert_eq!(xids.len(), 1, "one transaction");
+    assert_eq!(events.iter().filter(|e| e.last_in_transaction).count(), 1);
+    assert!(events.last().unwrap().last_in_transaction);
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn schema_change_mid_stream_is_a_new_version() {
+    let s = setup("ddl", "\"public.don_vi\"", "").await;
+    s.db.exec("CREATE TABLE don_vi (id int4 PRIMARY KEY, ten text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    s.db.exec("INSERT INTO don_vi VALUES (1, 'Sở Nội vụ')")
+        .await;
+    s.db.exec("ALTER TABLE don_vi ADD COLUMN ma_tinh varchar(3)")
+        .await;
+    s.db.exec("INSERT INTO don_vi VALUES (2, 'Sở Tư pháp', '001')")
+        .await;
+    s.db.exec("ALTER TABLE don_vi DROP COLUMN ma_tinh").await;
+    s.db.exec("INSERT INTO don_vi VALUES (3, 'Sở Y tế')").await;
+    let mut reader = TopicReader::new(&s.topic("don_vi")).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 3)
+        .await;
+    let events = reader.events();
+    let versions: Vec<u32> = events.iter().map(|e| e.schema_version).collect();
+    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(events[1].after.as_ref().unwrap().columns.len(), 3);
+    assert_eq!(
+        column(events[1].after.as_ref().unwrap(), "ma_tinh"),
+        &value::Kind::TextValue("001".into())
+    );
+    assert_eq!(events[2].after.as_ref().unwrap().columns.len(), 2);
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn personal_data_is_masked_and_excluded_columns_never_leave() {
+    let s = setup(
+        "mask",
+        "\"public.can_bo\"",
+        "exclude_columns = [\"public.can_bo.mat_khau\"]\nhash_salt = \"muoi-sau-ky-tu-toi-thieu\"\n[source_postgres.SOURCE.mask_columns]\n\"public.can_bo.so_dinh_danh\" = \"hash\"\n\"public.can_bo.dien_thoai\" = \"redact\"\n",
+    )
+    .await;
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("SOURCE", &s.source);
+    std::fs::write(&s.config, text).unwrap();
+    s.db.exec("CREATE TABLE can_bo (id int4 PRIMARY KEY, so_dinh_danh char(12), dien_thoai text, mat_khau text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    s.db.exec("INSERT INTO can_bo VALUES (1, '001203000123', '0912345678', 'bí mật'), (2, '001203000123', NULL, 'x')")
+        .await;
+    let mut reader = TopicReader::new(&s.topic("can_bo")).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 2)
+        .await;
+    let events = reader.events();
+    for e in &events {
+        let row = e.after.as_ref().unwrap();
+        assert!(row.columns.iter().all(|c| c.name != "mat_khau"));
+        assert_eq!(column(row, "dien_thoai"), &value::Kind::Null(true));
+        let value::Kind::TextValue(hash) = column(row, "so_dinh_danh") else {
+            panic!("hash expected")
+        };
+        assert_eq!(hash.len(), 64);
+        assert!(!hash.contains("001203000123"));
+    }
+    // Same input, same hash: joins on the masked column still work.
+    assert_eq!(
+        column(events[0].after.as_ref().unwrap(), "so_dinh_danh"),
+        column(events[1].after.as_ref().unwrap(), "so_dinh_danh")
+    );
+    for r in &reader.records {
+        let raw = String::from_utf8_lossy(r.payload.as_deref().unwrap_or_default()).into_owned();
+        assert!(
+            !raw.contains("0912345678") && !raw.contains("bí mật") && !raw.contains("001203000123")
+        );
+    }
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_table_without_key_stops_the_connector_with_a_clear_message() {
+    let s = setup("nokey", "\"public.*\"", "").await;
+    s.db.exec("CREATE TABLE khong_khoa (ten text)").await;
+    let out = lienthong(&["validate", "--config", &s.config], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("has no primary key and REPLICA IDENTITY DEFAULT"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    source"), "{stdout}");
+    assert!(stdout.contains("wal_level: logical"), "{stdout}");
+
+    let mut connector = s.start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = connector.exited() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", connector.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    assert!(
+        connector
+            .log()
+            .contains("ALTER TABLE \"public\".\"khong_khoa\" REPLICA IDENTITY FULL"),
+        "{}",
+        connector.log()
+    );
+    s.finish().await;
+}
