@@ -268,8 +268,12 @@ pub mod topics {
     use prost::Message;
 
     pub fn kafka_config() -> KafkaConfig {
+        kafka_config_for(&super::stack::broker())
+    }
+
+    pub fn kafka_config_for(bootstrap_servers: &str) -> KafkaConfig {
         KafkaConfig {
-            bootstrap_servers: super::stack::broker(),
+            bootstrap_servers: bootstrap_servers.to_string(),
             client_id: "lienthong-e2e".into(),
             message_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
@@ -299,7 +303,13 @@ pub mod topics {
         /// Waits (up to a minute) for the topic to exist, then subscribes: a subscription to a
         /// topic that does not exist yet would only notice it at the next metadata refresh.
         pub async fn new(topic: &str) -> Self {
-            let admin = lienthong_runtime::kafka::TopicAdmin::new(&kafka_config()).expect("admin");
+            Self::on(&super::stack::broker(), topic).await
+        }
+
+        /// A reader of `topic` on the broker at `bootstrap_servers`.
+        pub async fn on(bootstrap_servers: &str, topic: &str) -> Self {
+            let config = kafka_config_for(bootstrap_servers);
+            let admin = lienthong_runtime::kafka::TopicAdmin::new(&config).expect("admin");
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let info = admin.cluster_info().await.expect("cluster metadata");
@@ -313,7 +323,7 @@ pub mod topics {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             let consumer = EventConsumer::new(
-                &kafka_config(),
+                &config,
                 &format!("e2e-{}", uuid::Uuid::new_v4().simple()),
                 KafkaMetrics::default(),
             )
@@ -338,7 +348,12 @@ pub mod topics {
                     .await
                 {
                     Ok(Ok(r)) => self.records.push(r),
-                    Ok(Err(e)) => panic!("consume: {e}"),
+                    // Broker-level errors (a broker restarting) are reported through the stream;
+                    // the client reconnects by itself.
+                    Ok(Err(e)) => {
+                        eprintln!("consumer: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                     Err(_) if left.is_zero() => panic!(
                         "condition not met within {timeout:?}; {} records read",
                         self.records.len()
@@ -362,5 +377,131 @@ pub mod topics {
     /// Counts the change events (not tombstones) among records.
     pub fn event_count(records: &[InboundRecord]) -> usize {
         records.iter().filter(|r| r.payload.is_some()).count()
+    }
+}
+
+/// A broker of a test's own, for tests that take the broker away without disturbing the shared
+/// one. In-memory storage: an outage is simulated by freezing the process (SIGSTOP/SIGCONT), as
+/// a hung or partitioned broker looks to clients. (tansu 0.6.0's SQLite engine panics on the
+/// first produce of an idempotent producer after a restart, so a kill-and-restart outage is
+/// not testable against it.)
+pub mod broker {
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+
+    #[derive(Debug)]
+    pub struct PrivateBroker {
+        pub port: u16,
+        dir: PathBuf,
+        child: Option<Child>,
+    }
+
+    fn tansu() -> PathBuf {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let cached = Path::new(&home).join(".cargo/bin/tansu");
+        if cached.exists() {
+            cached
+        } else {
+            PathBuf::from("tansu")
+        }
+    }
+
+    impl PrivateBroker {
+        pub fn start(dir: &Path) -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("free port");
+            let mut broker = Self {
+                port,
+                dir: dir.to_path_buf(),
+                child: None,
+            };
+            broker.resume();
+            broker
+        }
+
+        pub fn address(&self) -> String {
+            format!("127.0.0.1:{}", self.port)
+        }
+
+        /// Starts the broker again on the same port and data.
+        pub fn resume(&mut self) {
+            std::fs::create_dir_all(&self.dir).expect("broker dir");
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join("tansu.log"))
+                .expect("broker log");
+            let url = format!("tcp://127.0.0.1:{}", self.port);
+            let child = Command::new(tansu())
+                .current_dir(&self.dir)
+                .args([
+                    "broker",
+                    "--cluster-id",
+                    "lienthong-test",
+                    "--listener-url",
+                    &url,
+                ])
+                .args([
+                    "--advertised-listener-url",
+                    &url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ])
+                .stdout(Stdio::from(log.try_clone().expect("log")))
+                .stderr(Stdio::from(log))
+                .spawn()
+                .expect("start tansu (installed by `make up`)");
+            self.child = Some(child);
+            for _ in 0..300 {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            panic!("private broker did not start on port {}", self.port);
+        }
+
+        /// Freezes the broker: connections stay open, nothing is answered.
+        pub fn pause(&self) {
+            self.signal("-STOP");
+        }
+
+        /// Lets a frozen broker run again.
+        pub fn unpause(&self) {
+            self.signal("-CONT");
+        }
+
+        fn signal(&self, which: &str) {
+            if let Some(child) = &self.child {
+                let _ = Command::new("kill")
+                    .args([which, &child.id().to_string()])
+                    .status();
+            }
+        }
+
+        /// Kills the broker (SIGKILL).
+        pub fn stop(&mut self) {
+            self.unpause();
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    impl Drop for PrivateBroker {
+        fn drop(&mut self) {
+            self.stop();
+            if std::thread::panicking() {
+                let log = std::fs::read_to_string(self.dir.join("tansu.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                eprintln!("--- last lines of the private broker's log:");
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
     }
 }

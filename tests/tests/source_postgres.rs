@@ -22,6 +22,10 @@ struct Setup {
 }
 
 async fn setup(prefix: &str, tables: &str, extra: &str) -> Setup {
+    setup_on(&stack::broker(), prefix, tables, extra).await
+}
+
+async fn setup_on(broker: &str, prefix: &str, tables: &str, extra: &str) -> Setup {
     let db = TestDatabase::create(&format!("lt_{prefix}")).await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let slot = format!("lt_test_{tag}");
@@ -56,7 +60,6 @@ status_interval_ms = 300
 spill_dir = "{spill}"
 {extra}
 "#,
-        broker = stack::broker(),
         url = db.url,
         spill = dir.path().join("spill").display(),
     );
@@ -546,5 +549,122 @@ async fn a_table_without_key_stops_the_connector_with_a_clear_message() {
         "{}",
         connector.log()
     );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_outage_is_waited_out_without_loss() {
+    let broker_dir = tempfile::tempdir().unwrap();
+    let broker = lienthong_tests::broker::PrivateBroker::start(broker_dir.path());
+    let s = setup_on(&broker.address(), "outage", "\"public.nhat_ky\"", "").await;
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    write_rows(&s.db, 0, 500, 10).await;
+    broker.pause();
+    // Changes keep coming while the broker is away, for longer than a produce timeout.
+    write_rows(&s.db, 500, 500, 10).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    write_rows(&s.db, 1_000, 500, 10).await;
+    broker.unpause();
+    write_rows(&s.db, 1_500, 500, 10).await;
+    let mut reader = TopicReader::on(&broker.address(), &s.topic("nhat_ky")).await;
+    reader
+        .read_until(Duration::from_secs(120), ids_cover((0..2_000).collect()))
+        .await;
+    assert_every_id_once_or_more(&reader.events(), 0..2_000);
+    assert!(connector.exited().is_none(), "the connector kept running");
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_snapshot_on_demand_while_streaming() {
+    let s = setup(
+        "resnap",
+        "\"public.nhat_ky\"",
+        "[source_postgres.SOURCE.snapshot]\nmode = \"never\"\nchunk_size = 100\n",
+    )
+    .await;
+    let text_cfg = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("SOURCE", &s.source);
+    std::fs::write(&s.config, text_cfg).unwrap();
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    // Rows from before the connector existed: with mode = never, nothing reads them yet.
+    write_rows(&s.db, 0, 1_000, 1_000).await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    write_rows(&s.db, 1_000, 10, 1).await;
+    let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
+    reader
+        .read_until(Duration::from_secs(60), ids_cover((1_000..1_010).collect()))
+        .await;
+    assert!(
+        reader
+            .events()
+            .iter()
+            .all(|e| e.op == Operation::Insert as i32)
+    );
+
+    let out = lienthong(
+        &[
+            "source-postgres",
+            "snapshot",
+            "--config",
+            &s.config,
+            "--source",
+            &s.source,
+            "--table",
+            "public.nhat_ky",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .contains("requested a snapshot of public.nhat_ky")
+    );
+    // Streaming goes on during the snapshot.
+    write_rows(&s.db, 1_010, 300, 3).await;
+    reader
+        .read_until(Duration::from_secs(120), ids_cover((0..1_310).collect()))
+        .await;
+    wait_for_log(&connector, "snapshot complete", Duration::from_secs(60));
+    let events = reader.events();
+    assert_every_id_once_or_more(&events, 0..1_310);
+    let reads = events
+        .iter()
+        .filter(|e| e.op == Operation::Read as i32)
+        .count();
+    assert!(
+        reads >= 1_000,
+        "the old rows came as snapshot reads: {reads}"
+    );
+
+    // A table the source does not capture is refused up front.
+    let out = lienthong(
+        &[
+            "source-postgres",
+            "snapshot",
+            "--config",
+            &s.config,
+            "--source",
+            &s.source,
+            "--table",
+            "public.khac",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("does not capture public.khac"),
+        "{:?}",
+        text(&out)
+    );
+    connector.terminate();
     s.finish().await;
 }

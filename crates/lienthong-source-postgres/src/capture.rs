@@ -152,6 +152,7 @@ pub struct StreamProcessor<K: KeyLookup> {
     windows: HashMap<String, (String, HashSet<String>)>,
     chunks: mpsc::Receiver<Chunk>,
     pending_chunk: Option<Chunk>,
+    snapshot_requests: Vec<String>,
 }
 
 impl<K: KeyLookup> std::fmt::Debug for StreamProcessor<K> {
@@ -207,6 +208,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
             windows: HashMap::new(),
             chunks: parts.chunks,
             pending_chunk: None,
+            snapshot_requests: Vec::new(),
             config: parts.config,
         };
         for (relation, pk) in parts.catalog_tables {
@@ -238,6 +240,11 @@ impl<K: KeyLookup> StreamProcessor<K> {
     /// Schema versions, to be saved when changed.
     pub fn versions(&self) -> &SchemaVersions {
         &self.versions
+    }
+
+    /// Tables whose snapshot was requested by a signal since the last call.
+    pub fn take_snapshot_requests(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.snapshot_requests)
     }
 
     /// True once after the schema versions changed.
@@ -332,6 +339,12 @@ impl<K: KeyLookup> StreamProcessor<K> {
                         }
                         Some(Watermark::High { id }) => self.on_high_watermark(&id).await?,
                         None => {}
+                    }
+                }
+                if m.prefix == crate::catalog::MESSAGE_PREFIX_SIGNAL {
+                    match serde_json::from_slice::<crate::catalog::Signal>(&m.content) {
+                        Ok(signal) => self.snapshot_requests.extend(signal.snapshot),
+                        Err(e) => tracing::warn!(error = %e, "unreadable signal ignored"),
                     }
                 }
                 // Heartbeats need no action: their commit advances the confirmed position.

@@ -336,6 +336,30 @@ pub async fn slot_lag_bytes(
 /// Prefix of lienthong's logical messages in the WAL.
 pub const MESSAGE_PREFIX_HEARTBEAT: &str = "lienthong-heartbeat";
 pub const MESSAGE_PREFIX_WATERMARK: &str = "lienthong-watermark";
+/// Requests to a running connector, written to the WAL so that they arrive in order with the
+/// changes and survive the connector being down.
+pub const MESSAGE_PREFIX_SIGNAL: &str = "lienthong-signal";
+
+/// A signal's content (JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    /// Tables (`schema.table`) to snapshot again while streaming continues.
+    #[serde(default)]
+    pub snapshot: Vec<String>,
+}
+
+/// Asks the connector(s) streaming this database to snapshot `tables` again.
+pub async fn request_snapshot(
+    conn: &mut PgConnection,
+    tables: &[String],
+) -> Result<String, sqlx::Error> {
+    let signal = Signal {
+        snapshot: tables.to_vec(),
+    };
+    let content = serde_json::to_string(&signal).unwrap_or_default();
+    emit_message(conn, MESSAGE_PREFIX_SIGNAL, &content).await
+}
 
 /// Writes a transactional logical message to the WAL and returns its LSN.
 pub async fn emit_message(

@@ -100,7 +100,6 @@ pub struct PostgresSource {
     url: Secret<String>,
     kafka: KafkaConfig,
     retry: RetryConfig,
-    producer: EventProducer,
     kafka_metrics: KafkaMetrics,
     metrics: SourceMetrics,
     state_topic: String,
@@ -112,7 +111,6 @@ pub struct PostgresSource {
 pub struct SourceContext<'a> {
     pub kafka: &'a KafkaConfig,
     pub retry: &'a RetryConfig,
-    pub producer: EventProducer,
     pub kafka_metrics: KafkaMetrics,
     pub metrics: &'a Metrics,
     pub readiness: Readiness,
@@ -133,7 +131,6 @@ impl PostgresSource {
             url,
             kafka: ctx.kafka.clone(),
             retry: ctx.retry.clone(),
-            producer: ctx.producer,
             kafka_metrics: ctx.kafka_metrics,
             metrics: SourceMetrics::register(ctx.metrics, source_id),
             state_topic: ctx.state_topic.to_string(),
@@ -183,6 +180,13 @@ impl PostgresSource {
 
     async fn run_once(&self, shutdown: &Shutdown) -> Result<(), SourceError> {
         let url = self.url.expose();
+        // A producer per run: after delivery timeouts an idempotent producer can be left in a
+        // fatal state, and a restart must not inherit it.
+        let producer = EventProducer::new(
+            &self.kafka,
+            &format!("source-postgres-{}", self.source_id),
+            self.kafka_metrics.clone(),
+        )?;
         let mut sql = catalog::connect(url).await?;
         let tables = catalog::captured_tables(&mut sql, &self.config).await?;
         if tables.is_empty() {
@@ -224,7 +228,7 @@ impl PostgresSource {
         admin
             .ensure_topics(&topics.iter().map(String::as_str).collect::<Vec<_>>())
             .await?;
-        let state = StateStore::open(&self.kafka, &self.state_topic, self.producer.clone()).await?;
+        let state = StateStore::open(&self.kafka, &self.state_topic, producer.clone()).await?;
 
         let options = ConnectOptions::from_url(url, &format!("lienthong-{}", self.source_id))?;
         let mut replication = ReplicationConnection::connect(&options).await?;
@@ -297,29 +301,35 @@ impl PostgresSource {
             .run(),
         );
         let (chunk_tx, chunk_rx) = mpsc::channel(1);
+        let queue_key = self.state_key("snapshot-queue");
+        let mut queue: Vec<String> = state
+            .load(&queue_key)
+            .await?
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let spawn_snapshot = |plan: SnapshotState, conn: PgConnection| {
+            tokio::spawn(snapshot::run(
+                conn,
+                plan,
+                infos.clone(),
+                self.config.snapshot.chunk_size,
+                chunk_tx.clone(),
+                state.clone(),
+                snapshot_key.clone(),
+            ))
+        };
         let mut snapshot_task = match pending_snapshot {
-            Some(plan) => {
-                let conn = catalog::connect(url).await?;
-                Some(tokio::spawn(snapshot::run(
-                    conn,
-                    plan,
-                    infos.clone(),
-                    self.config.snapshot.chunk_size,
-                    chunk_tx,
-                    state.clone(),
-                    snapshot_key.clone(),
-                )))
-            }
+            Some(plan) => Some(spawn_snapshot(plan, catalog::connect(url).await?)),
             None => None,
         };
         let heartbeat = self.spawn_heartbeat(url).await;
 
-        let dlq = DeadLetterQueue::new(STAGE, self.producer.clone(), self.kafka_metrics.clone());
+        let dlq = DeadLetterQueue::new(STAGE, producer.clone(), self.kafka_metrics.clone());
         let mut processor = StreamProcessor::new(ProcessorParts {
             source_id: self.source_id.clone(),
             database: options.database.clone(),
             config: self.config.clone(),
-            producer: self.producer.clone(),
+            producer: producer.clone(),
             dlq,
             acks: ack_tx,
             keys: CatalogKeys(sql),
@@ -336,6 +346,19 @@ impl PostgresSource {
             tokio::time::interval(Duration::from_millis(self.config.status_interval_ms));
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result: Result<(), SourceError> = loop {
+            if snapshot_task.is_none() && !queue.is_empty() {
+                let tables: Vec<TableInfo> = infos
+                    .iter()
+                    .filter(|i| queue.contains(&i.table.dotted()))
+                    .cloned()
+                    .collect();
+                let plan = SnapshotState::new(&tables);
+                snapshot::save(&state, &snapshot_key, &plan).await?;
+                queue.clear();
+                state.save(&queue_key, b"[]").await?;
+                tracing::info!(source = %self.source_id, tables = ?plan.tables.iter().map(|t| &t.table).collect::<Vec<_>>(), "incremental snapshot starting");
+                snapshot_task = Some(spawn_snapshot(plan, catalog::connect(url).await?));
+            }
             if schemas_dirty {
                 let bytes = serde_json::to_vec(processor.versions()).unwrap_or_default();
                 state.save(&self.state_key("schemas"), &bytes).await?;
@@ -345,7 +368,13 @@ impl PostgresSource {
                     match frame? {
                         ServerFrame::XLogData { wal_start, wal_end, data, .. } => {
                             received = received.max(wal_end);
-                            processor.handle(wal_start, &data).await?;
+                            if let Err(e) = processor.handle(wal_start, &data).await {
+                                break Err(match e {
+                                    // The acker's own error says why.
+                                    CaptureError::AckerStopped => acker_error(&mut acker).await,
+                                    other => other.into(),
+                                });
+                            }
                         }
                         ServerFrame::Keepalive { wal_end, reply_requested, .. } => {
                             received = received.max(wal_end);
@@ -356,6 +385,19 @@ impl PostgresSource {
                         }
                     }
                     schemas_dirty = processor.take_versions_dirty();
+                    let requested = processor.take_snapshot_requests();
+                    if !requested.is_empty() {
+                        for table in requested {
+                            if !infos.iter().any(|i| i.table.dotted() == table) {
+                                tracing::warn!(source = %self.source_id, %table, "snapshot requested for a table this source does not capture; ignored");
+                            } else if !queue.contains(&table) {
+                                queue.push(table);
+                            }
+                        }
+                        // Saved before the signal's commit can be confirmed: the request
+                        // survives a crash.
+                        state.save(&queue_key, &serde_json::to_vec(&queue).unwrap_or_default()).await?;
+                    }
                 }
                 _ = status.tick() => {
                     let flushed = *confirmed_rx.borrow();
@@ -430,6 +472,16 @@ impl PostgresSource {
                 }
             }
         })
+    }
+}
+
+/// The error that ended the acknowledgement task.
+async fn acker_error(
+    acker: &mut tokio::task::JoinHandle<Result<(), lienthong_runtime::kafka::ProduceError>>,
+) -> SourceError {
+    match tokio::time::timeout(Duration::from_secs(5), acker).await {
+        Ok(Ok(Err(e))) => CaptureError::Produce(e).into(),
+        _ => CaptureError::AckerStopped.into(),
     }
 }
 

@@ -34,13 +34,7 @@ enum Command {
     /// Capture changes from PostgreSQL sources (logical replication, pgoutput) into
     /// `cdc.<source>.<schema>.<table>` topics: snapshot, then streaming, positions confirmed only
     /// after the broker acknowledged. Runs until SIGINT/SIGTERM.
-    SourcePostgres {
-        #[command(flatten)]
-        config: ConfigArg,
-        /// Run only these source ids (default: every `[source_postgres.<id>]`).
-        #[arg(long = "source", value_name = "ID")]
-        sources: Vec<String>,
-    },
+    SourcePostgres(SourcePostgresArgs),
     /// Check the configuration and reach every dependency it names (Kafka cluster, databases)
     /// without moving any data. Exit status: 0 all good, 1 a dependency failed, 2 bad config.
     Validate {
@@ -56,6 +50,35 @@ enum Command {
     /// Export the protobuf contracts for partners.
     #[command(subcommand)]
     Schema(SchemaCommand),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SourcePostgresArgs {
+    #[command(subcommand)]
+    command: Option<SourcePostgresCommand>,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Run only these source ids (default: every `[source_postgres.<id>]`).
+    #[arg(long = "source", value_name = "ID")]
+    sources: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SourcePostgresCommand {
+    /// Ask the connector of a source to read tables again (an incremental snapshot) while
+    /// streaming continues. The request is written to the source's WAL, so a connector that is
+    /// down picks it up when it resumes.
+    Snapshot {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The source id.
+        #[arg(long, value_name = "ID")]
+        source: String,
+        /// Tables to read again, as `schema.table`.
+        #[arg(long = "table", value_name = "SCHEMA.TABLE", required = true)]
+        tables: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,9 +134,23 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::SourcePostgres { config, sources } => {
-            commands::source_postgres::run(config.config.as_deref(), &sources).await
-        }
+        Command::SourcePostgres(args) => match args.command {
+            None => {
+                commands::source_postgres::run(args.config.config.as_deref(), &args.sources).await
+            }
+            Some(SourcePostgresCommand::Snapshot {
+                config,
+                source,
+                tables,
+            }) => {
+                commands::source_postgres::request_snapshot(
+                    config.config.as_deref(),
+                    &source,
+                    &tables,
+                )
+                .await
+            }
+        },
         Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
         Command::Config(ConfigCommand::Show { config }) => {
             commands::config::show(config.config.as_deref())

@@ -3,8 +3,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-use lienthong_runtime::kafka::EventProducer;
 use lienthong_runtime::service::ServiceRuntime;
 use lienthong_source_postgres::{PostgresSource, SourceContext};
 
@@ -24,8 +22,6 @@ pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCod
         anyhow::bail!("the configuration has no [source_postgres.<id>] section");
     }
     let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
-    let producer = EventProducer::new(&cfg.kafka, "source-postgres", service.kafka_metrics.clone())
-        .context("creating the Kafka producer")?;
     let mut tasks = tokio::task::JoinSet::new();
     for (id, source_cfg) in selected {
         let db = &cfg.databases[&source_cfg.database];
@@ -36,7 +32,6 @@ pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCod
             SourceContext {
                 kafka: &cfg.kafka,
                 retry: &cfg.retry,
-                producer: producer.clone(),
                 kafka_metrics: service.kafka_metrics.clone(),
                 metrics: &service.metrics,
                 readiness: service.health.component(&format!("source-postgres/{id}")),
@@ -65,13 +60,53 @@ pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCod
             }
         }
     }
-    producer
-        .flush(std::time::Duration::from_secs(10))
-        .await
-        .ok();
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+pub async fn request_snapshot(
+    file: Option<&Path>,
+    source: &str,
+    tables: &[String],
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+
+    let cfg = crate::config::load(file)?;
+    let source_cfg = cfg
+        .source_postgres
+        .get(source)
+        .with_context(|| format!("no [source_postgres.{source}] in the configuration"))?;
+    for table in tables {
+        let captured = source_cfg
+            .tables
+            .iter()
+            .any(|p| lienthong_source_postgres::config::pattern_matches(p, table))
+            && !source_cfg
+                .exclude_tables
+                .iter()
+                .any(|p| lienthong_source_postgres::config::pattern_matches(p, table));
+        if !captured {
+            anyhow::bail!(
+                "source {source} does not capture {table} (see its tables / exclude_tables)"
+            );
+        }
+    }
+    let url = cfg.databases[&source_cfg.database].url.expose();
+    let mut conn = lienthong_source_postgres::catalog::connect(url)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to {}",
+                cfg.databases[&source_cfg.database].display_url()
+            )
+        })?;
+    let lsn = lienthong_source_postgres::catalog::request_snapshot(&mut conn, tables).await?;
+    println!(
+        "requested a snapshot of {} at {lsn}: the connector of {source} reads it while streaming continues",
+        tables.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
 }
