@@ -41,6 +41,12 @@ test: lint ## Run every check: fmt + clippy, then (starting the local stack if n
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	$(CARGO) test --workspace --doc
 
+.PHONY: bench
+bench: ## Run the benchmarks against the local stack and write BENCHMARKS.md
+	@$(STACK) up
+	$(CARGO) build --release -p lienthong -p lienthong-bench
+	target/release/lienthong-bench --lienthong target/release/lienthong --out BENCHMARKS.md
+
 .PHONY: lint
 lint: ## cargo fmt --check and clippy with warnings denied
 	$(CARGO) fmt --all -- --check

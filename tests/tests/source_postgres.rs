@@ -250,6 +250,31 @@ async fn snapshot_then_stream_with_typed_values() {
         assert!(r.headers.source_position.is_some());
     }
 
+    // A large value stored out of line (TOAST) that an UPDATE does not touch is not sent by
+    // PostgreSQL: the event says "unchanged", which is not NULL.
+    s.db.exec(
+        "ALTER TABLE ho_so ALTER COLUMN ho_ten SET STORAGE EXTERNAL;
+         UPDATE ho_so SET ho_ten = (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 200) g) WHERE id = 3;",
+    )
+    .await;
+    s.db.exec("UPDATE ho_so SET he_so = 1.00 WHERE id = 3")
+        .await;
+    reader
+        .read_until(Duration::from_secs(60), |r| event_count(r) >= 7)
+        .await;
+    let events = reader.events();
+    let last = events.last().unwrap();
+    assert_eq!(last.op, Operation::Update as i32);
+    let after = last.after.as_ref().unwrap();
+    assert_eq!(column(after, "ho_ten"), &value::Kind::Unchanged(true));
+    assert_eq!(column(after, "ghi_chu"), &value::Kind::Null(true));
+    assert_eq!(
+        column(after, "he_so"),
+        &value::Kind::DecimalValue(lienthong_proto::v1::Decimal {
+            value: "1.00".into()
+        })
+    );
+
     assert!(
         connector.terminate().is_some_and(|s| s.success()),
         "{}",

@@ -109,6 +109,31 @@ impl TopicAdmin {
         Ok(ClusterInfo { brokers, topics })
     }
 
+    /// The end offset (high watermark) of each partition of `topic`: how many records each
+    /// holds, counted from offset 0.
+    pub async fn end_offsets(
+        &self,
+        topic: &str,
+        partitions: usize,
+    ) -> Result<Vec<i64>, AdminError> {
+        let client = self.client.clone();
+        let timeout = self.timeout;
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            (0..partitions as i32)
+                .map(|p| {
+                    client
+                        .inner()
+                        .fetch_watermarks(&topic, p, timeout)
+                        .map(|(_, high)| high)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
+        .map_err(AdminError::Request)
+    }
+
     /// Makes sure every topic in `names` exists, creating missing ones with the settings of
     /// `kafka.topics` (or failing with [`AdminError::Missing`] when creation is disabled).
     /// Idempotent: topics that exist are left as they are.

@@ -1,0 +1,360 @@
+//! The PostgreSQL connector: draining a backlog of row changes into the broker, beside the raw
+//! producer ceiling and PostgreSQL's own logical-decoding rate for the same backlog; then the
+//! commit-to-consumer latency at a fixed rate.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use lienthong_proto::v1::ChangeEvent;
+use lienthong_runtime::kafka::{EventProducer, OutboundRecord, RecordHeaders, TopicAdmin};
+use lienthong_runtime::metrics::KafkaMetrics;
+use lienthong_tests::broker::PrivateBroker;
+use lienthong_tests::postgres::TestDatabase;
+use lienthong_tests::topics::{TopicReader, kafka_config_for};
+use prost::Message as _;
+
+use crate::Args;
+use crate::report::{Report, per_second};
+
+const TABLE_SQL: &str = "CREATE TABLE nhat_ky (
+    id int8 PRIMARY KEY, ho_ten text, ngay_sinh date, he_so numeric(5,2),
+    cap_nhat timestamptz, ghi_chu text)";
+
+/// Six columns of realistic civil-servant-like data.
+fn insert_sql(from: i64, to: i64) -> String {
+    format!(
+        "INSERT INTO nhat_ky SELECT g, 'Nguyễn Văn ' || g, date '1970-01-01' + (g % 15000)::int,
+         (g % 900)::numeric / 100 + 1, now(), 'ghi chú số ' || g FROM generate_series({from}, {to} - 1) g"
+    )
+}
+
+struct Connector {
+    child: Child,
+}
+
+impl Connector {
+    fn start(binary: &Path, config: &Path, log: &Path) -> anyhow::Result<Self> {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let child = Command::new(binary)
+            .args(["source-postgres", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "warn,lienthong_source_postgres=info")
+            .stdout(Stdio::from(out.try_clone()?))
+            .stderr(Stdio::from(out))
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_log(log: &Path, needle: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(needle)
+    {
+        if Instant::now() > deadline {
+            bail!("`{needle}` not in {} within 120 s", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
+    let work =
+        std::env::temp_dir().join(format!("lienthong-bench-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&work)?;
+    let broker = PrivateBroker::start(&work.join("broker"));
+    let kafka = kafka_config_for(&broker.address());
+    let db = TestDatabase::create("lt_bench").await;
+    db.exec(TABLE_SQL).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let slot = format!("lt_test_bench_{tag}");
+    let recv_slot = format!("lt_test_recv_{tag}");
+    let publication = format!("lt_bench_{tag}");
+    let config = work.join("lienthong.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[health]
+enabled = false
+[kafka]
+bootstrap_servers = "{broker}"
+[kafka.topics.default]
+partitions = 1
+replication_factor = 1
+[state]
+topic = "lienthong.state"
+[databases.src]
+url = "{url}"
+[source_postgres.bench]
+database = "src"
+slot = "{slot}"
+publication = "{publication}"
+tables = ["public.nhat_ky"]
+max_in_flight = 100000
+status_interval_ms = 1000
+spill_dir = "{spill}"
+[source_postgres.bench.snapshot]
+mode = "never"
+"#,
+            broker = broker.address(),
+            url = db.url,
+            spill = work.join("spill").display(),
+        ),
+    )?;
+    let log = work.join("connector.log");
+    let topic = "cdc.bench.public.nhat_ky";
+
+    // The connector creates slot and publication; PostgreSQL's own decoder gets a slot too.
+    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    wait_for_log(&log, "streaming changes")?;
+    connector.stop();
+    let mut conn = db.connect().await;
+    sqlx::query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')")
+        .bind(&recv_slot)
+        .execute(&mut conn)
+        .await?;
+
+    println!("writing a backlog of {} rows...", args.rows);
+    let mut id = 0;
+    while id < args.rows {
+        let to = (id + args.rows_per_transaction).min(args.rows);
+        sqlx::query(&insert_sql(id, to)).execute(&mut conn).await?;
+        id = to;
+    }
+    let end_lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+        .fetch_one(&mut conn)
+        .await?;
+
+    println!("pg_recvlogical over the same backlog...");
+    let recv_started = Instant::now();
+    let status = Command::new("pg_recvlogical")
+        .args(["--dbname"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=lienthong password=lienthong dbname={}",
+            std::env::var("LIENTHONG_PG_PORT").unwrap_or_else(|_| "55432".into()),
+            db.name
+        ))
+        .args([
+            "--slot",
+            &recv_slot,
+            "--start",
+            "--no-loop",
+            "--endpos",
+            &end_lsn,
+        ])
+        .args(["-o", "proto_version=1", "-o"])
+        .arg(format!("publication_names={publication}"))
+        .args(["-f"])
+        .arg(work.join("recvlogical.out"))
+        .status()
+        .context("running pg_recvlogical")?;
+    let recv_seconds = recv_started.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "pg_recvlogical failed: {status}");
+
+    println!("draining the backlog through the connector...");
+    let admin = TopicAdmin::new(&kafka)?;
+    let drain_started = Instant::now();
+    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    let mut first_event = None;
+    loop {
+        let end: i64 = admin
+            .end_offsets(topic, 1)
+            .await
+            .map(|v| v.iter().sum())
+            .unwrap_or(0);
+        if end > 0 && first_event.is_none() {
+            first_event = Some(drain_started.elapsed());
+        }
+        if end >= args.rows {
+            break;
+        }
+        if drain_started.elapsed() > Duration::from_secs(1800) {
+            bail!("backlog not drained after 30 minutes ({end} events)");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drain_seconds = drain_started.elapsed().as_secs_f64();
+    let startup = first_event.unwrap_or_default().as_secs_f64();
+
+    // Event sizes, for the producer ceiling.
+    let mut reader = TopicReader::on(&broker.address(), topic).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| r.len() >= 1_000)
+        .await;
+    let sample = &reader.records[..1_000];
+    let key_len = sample
+        .iter()
+        .map(|r| r.key.as_ref().map_or(0, Vec::len))
+        .sum::<usize>()
+        / sample.len();
+    let payload_len = sample
+        .iter()
+        .map(|r| r.payload.as_ref().map_or(0, Vec::len))
+        .sum::<usize>()
+        / sample.len();
+
+    println!("raw producer ceiling...");
+    let raw_topic = "bench.raw";
+    admin.ensure_topics(&[raw_topic]).await?;
+    let producer = EventProducer::new(&kafka, "bench", KafkaMetrics::default())?;
+    let key = vec![7u8; key_len];
+    let payload = vec![42u8; payload_len];
+    let raw_started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(100_000);
+    let acker = tokio::spawn(async move {
+        let mut failures = 0u64;
+        while let Some(p) = rx.recv().await {
+            let p: lienthong_runtime::kafka::PendingDelivery = p;
+            if p.acknowledged().await.is_err() {
+                failures += 1;
+            }
+        }
+        failures
+    });
+    for i in 0..args.rows {
+        let pending = producer
+            .enqueue(OutboundRecord {
+                topic: raw_topic,
+                key: Some(&key),
+                payload: Some(&payload),
+                headers: RecordHeaders::with_idempotency_key(format!("bench:{i}")),
+            })
+            .await?;
+        tx.send(pending).await?;
+    }
+    drop(tx);
+    let failures = acker.await?;
+    let raw_seconds = raw_started.elapsed().as_secs_f64();
+    anyhow::ensure!(failures == 0, "{failures} raw records failed");
+
+    println!("steady-state latency at {} rows/s...", args.steady_rate);
+    let mut latencies = Vec::new();
+    let steady_from = args.rows;
+    let steady_rows = (args.steady_rate * args.steady_seconds) as i64;
+    let writer = {
+        let url = db.url.clone();
+        let rate = args.steady_rate;
+        tokio::spawn(async move {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await?;
+            let per_tick = (rate / 100).max(1) as i64;
+            let mut ticker = tokio::time::interval(Duration::from_millis(10));
+            let mut id = steady_from;
+            while id < steady_from + steady_rows {
+                ticker.tick().await;
+                let to = (id + per_tick).min(steady_from + steady_rows);
+                sqlx::query(&insert_sql(id, to)).execute(&mut conn).await?;
+                id = to;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let mut seen = 0i64;
+    let deadline = Instant::now() + Duration::from_secs(args.steady_seconds + 120);
+    let mut scanned = reader.records.len();
+    while seen < steady_rows && Instant::now() < deadline {
+        reader
+            .read_until(Duration::from_secs(60), |r| r.len() > scanned)
+            .await;
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
+        for r in &reader.records[scanned..] {
+            let Some(p) = &r.payload else { continue };
+            let event = ChangeEvent::decode(p.as_slice())?;
+            let id = match event
+                .key
+                .first()
+                .and_then(|c| c.value.as_ref())
+                .and_then(|v| v.kind.as_ref())
+            {
+                Some(lienthong_proto::v1::value::Kind::IntValue(i)) => *i,
+                _ => continue,
+            };
+            if id < steady_from {
+                continue;
+            }
+            if let Some(t) = event.commit_time {
+                let commit_us = t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000;
+                latencies.push((now_us - commit_us) as f64 / 1_000.0);
+                seen += 1;
+            }
+        }
+        scanned = reader.records.len();
+    }
+    writer.await??;
+    connector.stop();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+
+    let events_per_s = args.rows as f64 / drain_seconds;
+    let raw_per_s = args.rows as f64 / raw_seconds;
+    let recv_per_s = args.rows as f64 / recv_seconds;
+    report.section(
+        "PostgreSQL connector",
+        &format!(
+            "A backlog of {rows} inserts in {txs} transactions (six columns: int8, text, date, numeric, timestamptz, text) waits in the slot; then `lienthong source-postgres` (release build) starts and drains it into the broker. The time runs from process start to the broker holding every event, so it includes start-up ({startup:.1} s to the first event). Each event is a protobuf `ChangeEvent` of {payload_len} bytes with a {key_len}-byte key and five headers. Beside it, in the same run: the raw producer ceiling (the same producer settings, records of the same sizes, no database) and PostgreSQL's own logical decoding of the same backlog (`pg_recvlogical` with pgoutput writing to a file). Then rows are inserted at a fixed rate while the connector runs, and each event's latency is measured from the source commit to a consumer receiving it (so it includes the consumer's fetch).",
+            rows = args.rows,
+            txs = args.rows / args.rows_per_transaction,
+        ),
+        vec![
+            [
+                "backlog drained into the broker".into(),
+                per_second(args.rows as f64, drain_seconds),
+                format!("{drain_seconds:.1} s for {} events; target ≥ 50,000/s", args.rows),
+            ],
+            [
+                "raw producer ceiling".into(),
+                per_second(args.rows as f64, raw_seconds),
+                format!("connector / ceiling = {:.2}", events_per_s / raw_per_s),
+            ],
+            [
+                "PostgreSQL logical decoding (pg_recvlogical)".into(),
+                per_second(args.rows as f64, recv_seconds),
+                format!("connector / pg_recvlogical = {:.2}", events_per_s / recv_per_s),
+            ],
+            [
+                format!("commit → consumer latency p50 at {} rows/s", args.steady_rate),
+                format!("{:.1} ms", percentile(&latencies, 0.50)),
+                format!("{} events over {} s", latencies.len(), args.steady_seconds),
+            ],
+            [
+                format!("commit → consumer latency p99 at {} rows/s", args.steady_rate),
+                format!("{:.1} ms", percentile(&latencies, 0.99)),
+                String::new(),
+            ],
+        ],
+    );
+
+    drop(broker);
+    let _ = sqlx::query("SELECT pg_drop_replication_slot($1)")
+        .bind(&recv_slot)
+        .execute(&mut conn)
+        .await;
+    drop(conn);
+    db.drop_with_slot(&slot).await;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
