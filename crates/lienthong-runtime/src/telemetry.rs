@@ -60,6 +60,10 @@ impl Validate for TelemetryConfig {
 }
 
 /// Keeps the tracer provider alive; dropping it flushes spans not yet exported.
+///
+/// The flush blocks until the exporter has sent what it holds, and the exporter's I/O runs on
+/// the Tokio runtime: drop the guard where the runtime's worker threads can still run (a
+/// multi-thread runtime, outside its workers), or the last spans wait for the export timeout.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
