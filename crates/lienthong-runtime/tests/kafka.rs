@@ -352,3 +352,24 @@ async fn state_store_returns_the_last_value_per_key() {
         Some(&b"table=2"[..])
     );
 }
+
+#[tokio::test]
+async fn end_offsets_count_the_records_of_each_partition() {
+    let config = kafka_config();
+    let topic = unique("test.offsets");
+    create_topics(&config, &[&topic]).await;
+    let producer = EventProducer::new(&config, "test", KafkaMetrics::default()).unwrap();
+    for i in 0..25u32 {
+        producer
+            .send(OutboundRecord {
+                topic: &topic,
+                key: Some(&i.to_be_bytes()),
+                payload: Some(b"x"),
+                headers: RecordHeaders::default(),
+            })
+            .await
+            .unwrap();
+    }
+    let admin = TopicAdmin::new(&config).unwrap();
+    assert_eq!(admin.end_offsets(&topic, 1).await.unwrap(), vec![25]);
+}
