@@ -25,12 +25,15 @@ async fn setup(prefix: &str, tables: &str, extra: &str) -> Setup {
     setup_on(&stack::broker(), prefix, tables, extra).await
 }
 
+/// `extra` is appended to the source's section; `SOURCE` in it stands for the source id (for
+/// sub-tables such as `[source_postgres.SOURCE.snapshot]`).
 async fn setup_on(broker: &str, prefix: &str, tables: &str, extra: &str) -> Setup {
     let db = TestDatabase::create(&format!("lt_{prefix}")).await;
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
     let slot = format!("lt_test_{tag}");
     let source = format!("t{tag}");
     let dir = tempfile::tempdir().unwrap();
+    let extra = extra.replace("SOURCE", &source);
     let config = format!(
         r#"
 [telemetry]
@@ -400,11 +403,6 @@ async fn kill_9_during_snapshot_resumes_and_loses_nothing() {
         "[source_postgres.SOURCE.snapshot]\nchunk_size = 500\n",
     )
     .await;
-    // The [snapshot] table needs the source id: rewrite it in the config.
-    let text = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .replace("SOURCE", &s.source);
-    std::fs::write(&s.config, text).unwrap();
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let rows = 20_000;
@@ -503,10 +501,6 @@ async fn personal_data_is_masked_and_excluded_columns_never_leave() {
         "exclude_columns = [\"public.can_bo.mat_khau\"]\nhash_salt = \"muoi-sau-ky-tu-toi-thieu\"\n[source_postgres.SOURCE.mask_columns]\n\"public.can_bo.so_dinh_danh\" = \"hash\"\n\"public.can_bo.dien_thoai\" = \"redact\"\n",
     )
     .await;
-    let text = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .replace("SOURCE", &s.source);
-    std::fs::write(&s.config, text).unwrap();
     s.db.exec("CREATE TABLE can_bo (id int4 PRIMARY KEY, so_dinh_danh char(12), dien_thoai text, mat_khau text)")
         .await;
     let mut connector = s.start();
@@ -612,10 +606,6 @@ async fn incremental_snapshot_on_demand_while_streaming() {
         "[source_postgres.SOURCE.snapshot]\nmode = \"never\"\nchunk_size = 100\n",
     )
     .await;
-    let text_cfg = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .replace("SOURCE", &s.source);
-    std::fs::write(&s.config, text_cfg).unwrap();
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     // Rows from before the connector existed: with mode = never, nothing reads them yet.
