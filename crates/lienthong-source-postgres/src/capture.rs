@@ -468,21 +468,11 @@ impl<K: KeyLookup> StreamProcessor<K> {
         let (before_row, after_row, key, key_text) = match built {
             Ok(parts) => parts,
             Err(e) => {
-                let letter = DeadLetter {
-                    error_kind: "decode".into(),
-                    reason: format!("{}.{}: {e}", table.schema, table.name),
-                    topic: table.topic.clone(),
-                    source_position: Some(SourcePosition {
-                        kind: Some(source_position::Kind::Postgres(position)),
-                    }),
-                    idempotency_key,
-                    attempts: 1,
-                    ..DeadLetter::default()
-                };
+                let reason = format!("{}.{}: {e}", table.schema, table.name);
+                let topic = table.topic.clone();
                 self.release_held(false).await?;
-                self.dlq.reject_source(letter, None).await?;
-                self.metrics.dead_lettered.inc();
-                return Ok(());
+                let at = source_position::Kind::Postgres(position);
+                return self.reject_row(reason, topic, at, idempotency_key).await;
             }
         };
         for (_, (window_table, keys)) in self.windows.iter_mut() {
@@ -614,19 +604,10 @@ impl<K: KeyLookup> StreamProcessor<K> {
             let (key, key_text, after) = match built {
                 Ok(parts) => parts,
                 Err(e) => {
-                    let letter = DeadLetter {
-                        error_kind: "decode".into(),
-                        reason: format!("{table_name} (snapshot): {e}"),
-                        topic: table.topic.clone(),
-                        source_position: Some(SourcePosition {
-                            kind: Some(source_position::Kind::Snapshot(Box::new(position.clone()))),
-                        }),
-                        idempotency_key,
-                        attempts: 1,
-                        ..DeadLetter::default()
-                    };
-                    self.dlq.reject_source(letter, None).await?;
-                    self.metrics.dead_lettered.inc();
+                    let at = source_position::Kind::Snapshot(Box::new(position));
+                    let reason = format!("{table_name} (snapshot): {e}");
+                    self.reject_row(reason, table.topic.clone(), at, idempotency_key)
+                        .await?;
                     continue;
                 }
             };
@@ -672,6 +653,28 @@ impl<K: KeyLookup> StreamProcessor<K> {
             .send(AckItem::ChunkPublished(chunk.published))
             .await
             .map_err(|_| CaptureError::AckerStopped)
+    }
+
+    /// Dead-letters a row that cannot become an event, with its reason and position.
+    async fn reject_row(
+        &mut self,
+        reason: String,
+        topic: String,
+        at: source_position::Kind,
+        idempotency_key: String,
+    ) -> Result<(), CaptureError> {
+        let letter = DeadLetter {
+            error_kind: "decode".into(),
+            reason,
+            topic,
+            source_position: Some(SourcePosition { kind: Some(at) }),
+            idempotency_key,
+            attempts: 1,
+            ..DeadLetter::default()
+        };
+        self.dlq.reject_source(letter, None).await?;
+        self.metrics.dead_lettered.inc();
+        Ok(())
     }
 
     async fn hold(&mut self, next: Held) -> Result<(), CaptureError> {

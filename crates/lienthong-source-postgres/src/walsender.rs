@@ -304,18 +304,12 @@ impl ReplicationConnection {
             match self.next_message().await? {
                 backend::Message::AuthenticationOk => {}
                 backend::Message::AuthenticationCleartextPassword => {
-                    let pw = opts
-                        .password
-                        .as_ref()
-                        .ok_or(WalSenderError::PasswordRequired)?;
+                    let pw = password(opts)?;
                     frontend::password_message(pw.as_bytes(), &mut self.write)?;
                     self.flush().await?;
                 }
                 backend::Message::AuthenticationMd5Password(body) => {
-                    let pw = opts
-                        .password
-                        .as_ref()
-                        .ok_or(WalSenderError::PasswordRequired)?;
+                    let pw = password(opts)?;
                     let hash = postgres_protocol::authentication::md5_hash(
                         opts.user.as_bytes(),
                         pw.as_bytes(),
@@ -325,10 +319,7 @@ impl ReplicationConnection {
                     self.flush().await?;
                 }
                 backend::Message::AuthenticationSasl(body) => {
-                    let pw = opts
-                        .password
-                        .as_ref()
-                        .ok_or(WalSenderError::PasswordRequired)?;
+                    let pw = password(opts)?;
                     let mut mechanisms = body.mechanisms();
                     let mut has_scram = false;
                     while let Some(m) = mechanisms.next()? {
@@ -363,14 +354,14 @@ impl ReplicationConnection {
         match self.next_message().await? {
             backend::Message::AuthenticationSaslContinue(body) => scram.update(body.data())?,
             backend::Message::ErrorResponse(body) => return Err(server_error(&body)),
-            other => return Err(unexpected(&other, "SASL continue")),
+            _ => return Err(unexpected("SASL continue")),
         }
         frontend::sasl_response(scram.message(), &mut self.write)?;
         self.flush().await?;
         match self.next_message().await? {
             backend::Message::AuthenticationSaslFinal(body) => scram.finish(body.data())?,
             backend::Message::ErrorResponse(body) => return Err(server_error(&body)),
-            other => return Err(unexpected(&other, "SASL final")),
+            _ => return Err(unexpected("SASL final")),
         }
         Ok(())
     }
@@ -475,36 +466,35 @@ impl ReplicationConnection {
         self.flush().await?;
         loop {
             // CopyBothResponse ('W') is not in postgres-protocol's message enum: look for it first.
-            if let Some(consumed) = self.take_copy_both_response()? {
-                debug_assert!(consumed);
+            if self.take_copy_both_response() {
                 return Ok(ReplicationStream { conn: self });
             }
             if let Some(msg) = backend::Message::parse(&mut self.read)? {
                 match msg {
                     backend::Message::ErrorResponse(body) => {
                         let err = server_error(&body);
-                        // Drain to ReadyForQuery so the error is the whole story.
                         return Err(err);
                     }
                     backend::Message::NoticeResponse(_) => continue,
-                    other => return Err(unexpected(&other, "CopyBothResponse")),
+                    _ => return Err(unexpected("CopyBothResponse")),
                 }
             }
             self.fill().await?;
         }
     }
 
-    fn take_copy_both_response(&mut self) -> Result<Option<bool>, WalSenderError> {
+    /// Consumes a complete CopyBothResponse at the head of the buffer, if there is one.
+    fn take_copy_both_response(&mut self) -> bool {
         if self.read.len() < 5 || self.read[0] != b'W' {
-            return Ok(None);
+            return false;
         }
         let len =
             u32::from_be_bytes([self.read[1], self.read[2], self.read[3], self.read[4]]) as usize;
         if self.read.len() < len + 1 {
-            return Ok(None);
+            return false;
         }
         self.read.advance(len + 1);
-        Ok(Some(true))
+        true
     }
 
     async fn next_message(&mut self) -> Result<backend::Message, WalSenderError> {
@@ -558,7 +548,7 @@ impl ReplicationStream {
                     backend::Message::NoticeResponse(_) | backend::Message::ParameterStatus(_) => {
                         continue;
                     }
-                    other => return Err(unexpected(&other, "CopyData")),
+                    _ => return Err(unexpected("CopyData")),
                 }
             }
             self.conn.fill().await?;
@@ -612,8 +602,13 @@ fn message_name(msg: &backend::Message) -> &'static str {
     }
 }
 
-fn unexpected(msg: &backend::Message, wanted: &str) -> WalSenderError {
-    let _ = msg;
+fn password(opts: &ConnectOptions) -> Result<&str, WalSenderError> {
+    opts.password
+        .as_deref()
+        .ok_or(WalSenderError::PasswordRequired)
+}
+
+fn unexpected(wanted: &str) -> WalSenderError {
     WalSenderError::Protocol(format!(
         "expected {wanted} from the server, got another message"
     ))
