@@ -1,0 +1,510 @@
+//! Writing a field's final value into the canonical entity, converting it to the field's type.
+
+use lienthong_proto::v1 as pb;
+use lienthong_proto::v1::{CodedValue, Date, Place};
+use lienthong_vietnamese::names::PersonName;
+use lienthong_vietnamese::text::{clean, fold, nfc, title_case_name};
+
+use super::transform::{normalise_decimal, to_int};
+use super::value::FieldValue;
+use crate::codelist::SEX;
+use crate::date::{CivilDate, is_valid_date};
+use crate::entity::CanonicalEntity;
+use crate::mapping::target::{PlaceField, PlacePart, Slot, SlotKind};
+
+/// The value does not fit the field; the message never quotes the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AssignError(pub(crate) String);
+
+/// The value converted to the field's kind.
+enum Converted {
+    Text(String),
+    Name(PersonName),
+    Date(Date),
+    Sex(pb::Sex),
+    Coded(CodedValue, Option<Date>),
+    Enum(i32),
+    Int(i32),
+    Decimal(String),
+    TextList(Vec<String>),
+}
+
+/// Sets `slot` of `entity` to `value`. Returns false (and sets nothing) when the value is
+/// missing. `original` is the value as the source held it, kept in `PersonName.original`.
+pub(crate) fn assign(
+    entity: &mut CanonicalEntity,
+    slot: Slot,
+    value: FieldValue,
+    original: &str,
+) -> Result<bool, AssignError> {
+    if value.is_missing() {
+        return Ok(false);
+    }
+    let converted = convert(slot, value)?;
+    let Some(converted) = converted else {
+        return Ok(false);
+    };
+    write(entity, slot, converted, original);
+    Ok(true)
+}
+
+fn wrong(slot: Slot, value: &FieldValue, hint: &str) -> AssignError {
+    AssignError(format!(
+        "`{slot}` takes {hint}, but the value is a {}",
+        value.type_name()
+    ))
+}
+
+fn convert(slot: Slot, value: FieldValue) -> Result<Option<Converted>, AssignError> {
+    Ok(Some(match slot.kind() {
+        SlotKind::Text => match &value {
+            FieldValue::Text(_)
+            | FieldValue::Int(_)
+            | FieldValue::UInt(_)
+            | FieldValue::Decimal(_)
+            | FieldValue::Bytes(_) => {
+                let text = value.to_text().unwrap_or_default();
+                Converted::Text(nfc(text.trim()).into_owned())
+            }
+            _ => return Err(wrong(slot, &value, "text")),
+        },
+        SlotKind::Name => match value {
+            FieldValue::Name {
+                family,
+                middle,
+                given,
+            } => Converted::Name(PersonName {
+                family: title_case_name(&family),
+                middle: title_case_name(&middle),
+                given: title_case_name(&given),
+            }),
+            FieldValue::Text(text) => match PersonName::parse(&title_case_name(&text)) {
+                Ok(name) => Converted::Name(name),
+                Err(_) => return Ok(None),
+            },
+            other => return Err(wrong(slot, &other, "a name")),
+        },
+        SlotKind::Date => match value {
+            FieldValue::Date(d) | FieldValue::DateTime(d) if is_valid_date(&d) => {
+                Converted::Date(d)
+            }
+            FieldValue::Date(_) | FieldValue::DateTime(_) => {
+                return Err(AssignError(format!(
+                    "`{slot}`: the source holds an impossible date"
+                )));
+            }
+            FieldValue::Instant(seconds) => match CivilDate::in_vietnam_at_unix_seconds(seconds) {
+                Some(d) => Converted::Date(d.to_proto()),
+                None => {
+                    return Err(AssignError(format!(
+                        "`{slot}`: the timestamp is outside years 1-9999"
+                    )));
+                }
+            },
+            other => {
+                return Err(wrong(
+                    slot,
+                    &other,
+                    "a date (read text with the `date` transform)",
+                ));
+            }
+        },
+        SlotKind::Sex => Converted::Sex(to_sex(slot, &value)?),
+        SlotKind::Coded => match value {
+            FieldValue::Coded { value, as_of } => Converted::Coded(value, as_of),
+            other => return Err(wrong(slot, &other, "a coded value")),
+        },
+        SlotKind::Enum => {
+            let FieldValue::Text(text) = &value else {
+                return Err(wrong(slot, &value, "a name of the enum (text)"));
+            };
+            Converted::Enum(enum_value(slot, text)?)
+        }
+        SlotKind::Int => {
+            let n = to_int(&value).ok_or_else(|| wrong(slot, &value, "a whole number"))?;
+            Converted::Int(
+                i32::try_from(n)
+                    .map_err(|_| AssignError(format!("`{slot}`: the number is out of range")))?,
+            )
+        }
+        SlotKind::Decimal => {
+            let text = match &value {
+                FieldValue::Decimal(d) => normalise_decimal(d, false),
+                FieldValue::Int(_) | FieldValue::UInt(_) | FieldValue::Float(_) => {
+                    value.to_text().and_then(|t| normalise_decimal(&t, false))
+                }
+                FieldValue::Text(t) => normalise_decimal(t, false),
+                _ => None,
+            };
+            Converted::Decimal(text.ok_or_else(|| {
+                wrong(
+                    slot,
+                    &value,
+                    "a decimal number (use `decimal_comma` for 4,98)",
+                )
+            })?)
+        }
+        SlotKind::TextList => {
+            let items = match value {
+                FieldValue::List(items) => items,
+                other => vec![other],
+            };
+            let texts: Vec<String> = items
+                .iter()
+                .filter(|v| !v.is_missing())
+                .filter_map(FieldValue::to_text)
+                .map(|t| clean(&t))
+                .collect();
+            if texts.is_empty() {
+                return Ok(None);
+            }
+            Converted::TextList(texts)
+        }
+    }))
+}
+
+fn to_sex(slot: Slot, value: &FieldValue) -> Result<pb::Sex, AssignError> {
+    match value {
+        FieldValue::Coded { value: coded, .. } if coded.code_system == SEX => {
+            match coded.code.as_str() {
+                "1" => Ok(pb::Sex::Male),
+                "2" => Ok(pb::Sex::Female),
+                _ => Err(AssignError(format!("`{slot}`: {SEX} has no such code"))),
+            }
+        }
+        FieldValue::Coded { value: coded, .. } => Err(AssignError(format!(
+            "`{slot}` takes codes of {SEX}, not of {}",
+            coded.code_system
+        ))),
+        FieldValue::Text(text) => match fold(text).as_str() {
+            "male" | "m" | "nam" => Ok(pb::Sex::Male),
+            "female" | "f" | "nu" => Ok(pb::Sex::Female),
+            _ => Err(AssignError(format!(
+                "`{slot}` takes male or female (map the source's values with `map`)"
+            ))),
+        },
+        other => Err(wrong(
+            slot,
+            other,
+            "male or female (map numeric codes with `map` or `code`)",
+        )),
+    }
+}
+
+/// A proto enum value from its short name (`civil_servant`) or its full name
+/// (`CIVIL_SERVANT_CATEGORY_CIVIL_SERVANT`). UNSPECIFIED is never accepted.
+fn enum_value(slot: Slot, text: &str) -> Result<i32, AssignError> {
+    let name = text.trim().to_uppercase();
+    let (prefix, lookup): (&str, fn(&str) -> Option<i32>) = match slot {
+        Slot::Category => ("CIVIL_SERVANT_CATEGORY", |s| {
+            pb::CivilServantCategory::from_str_name(s).map(|v| v as i32)
+        }),
+        Slot::Status => ("EMPLOYMENT_STATUS", |s| {
+            pb::EmploymentStatus::from_str_name(s).map(|v| v as i32)
+        }),
+        Slot::OrgLevel => ("ORGANISATION_LEVEL", |s| {
+            pb::OrganisationLevel::from_str_name(s).map(|v| v as i32)
+        }),
+        Slot::UnitLevel => ("ADMINISTRATIVE_LEVEL", |s| {
+            pb::AdministrativeLevel::from_str_name(s).map(|v| v as i32)
+        }),
+        _ => ("INSURANCE_SCHEME", |s| {
+            pb::InsuranceScheme::from_str_name(s).map(|v| v as i32)
+        }),
+    };
+    let full = if name.starts_with(prefix) {
+        name.clone()
+    } else {
+        format!("{prefix}_{name}")
+    };
+    lookup(&full).filter(|&v| v != 0).ok_or_else(|| {
+        AssignError(format!(
+            "`{slot}`: {} is not one of its values ({})",
+            super::transform::describe(text, crate::mapping::target::Sensitivity::Public),
+            enum_names(slot).join(", ")
+        ))
+    })
+}
+
+/// The short names an enum slot accepts, for messages and documentation.
+pub(crate) fn enum_names(slot: Slot) -> Vec<String> {
+    let names: Vec<&str> = match slot {
+        Slot::Category => (1..=5)
+            .filter_map(|i| pb::CivilServantCategory::try_from(i).ok())
+            .map(|v| v.as_str_name())
+            .collect(),
+        Slot::Status => (1..=7)
+            .filter_map(|i| pb::EmploymentStatus::try_from(i).ok())
+            .map(|v| v.as_str_name())
+            .collect(),
+        Slot::OrgLevel => (1..=4)
+            .filter_map(|i| pb::OrganisationLevel::try_from(i).ok())
+            .map(|v| v.as_str_name())
+            .collect(),
+        Slot::UnitLevel => (1..=3)
+            .filter_map(|i| pb::AdministrativeLevel::try_from(i).ok())
+            .map(|v| v.as_str_name())
+            .collect(),
+        Slot::InsuranceScheme => (1..=4)
+            .filter_map(|i| pb::InsuranceScheme::try_from(i).ok())
+            .map(|v| v.as_str_name())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let prefixes = [
+        "CIVIL_SERVANT_CATEGORY_",
+        "EMPLOYMENT_STATUS_",
+        "ORGANISATION_LEVEL_",
+        "ADMINISTRATIVE_LEVEL_",
+        "INSURANCE_SCHEME_",
+    ];
+    names
+        .into_iter()
+        .map(|n| {
+            prefixes
+                .iter()
+                .find_map(|p| n.strip_prefix(p))
+                .unwrap_or(n)
+                .to_lowercase()
+        })
+        .collect()
+}
+
+fn place_mut(person: &mut pb::Person, field: PlaceField) -> &mut Place {
+    let slot = match field {
+        PlaceField::BirthPlace => &mut person.birth_place,
+        PlaceField::Hometown => &mut person.hometown,
+        PlaceField::PermanentResidence => &mut person.permanent_residence,
+        PlaceField::CurrentResidence => &mut person.current_residence,
+    };
+    slot.get_or_insert_with(Place::default)
+}
+
+fn write(entity: &mut CanonicalEntity, slot: Slot, value: Converted, original: &str) {
+    if slot.is_person() {
+        if let Some(person) = entity.person_mut() {
+            write_person(person, slot, value, original);
+        }
+        return;
+    }
+    match entity {
+        CanonicalEntity::CivilServant(cs) => write_civil_servant(cs, slot, value),
+        CanonicalEntity::Organisation(org) => write_organisation(org, slot, value),
+        CanonicalEntity::AdministrativeUnit(unit) => write_unit(unit, slot, value),
+        CanonicalEntity::SocialInsurance(si) => write_insurance(si, slot, value),
+        CanonicalEntity::Person(_) => {}
+    }
+}
+
+fn write_person(person: &mut pb::Person, slot: Slot, value: Converted, original: &str) {
+    match (slot, value) {
+        (Slot::PersonalId, Converted::Text(t)) => person.personal_id = t,
+        (Slot::FormerIdNumber, Converted::Text(t)) => person.former_id_number = t,
+        (Slot::Phone, Converted::Text(t)) => person.phone = t,
+        (Slot::Email, Converted::Text(t)) => person.email = t,
+        (Slot::Name, Converted::Name(name)) => {
+            person.name = Some(pb::PersonName {
+                full: name.full(),
+                family: name.family,
+                middle: name.middle,
+                given: name.given,
+                original: original.to_owned(),
+            });
+        }
+        (part @ (Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven), Converted::Text(t)) => {
+            let name = person.name.get_or_insert_with(pb::PersonName::default);
+            let t = title_case_name(&t);
+            match part {
+                Slot::NameFamily => name.family = t,
+                Slot::NameMiddle => name.middle = t,
+                _ => name.given = t,
+            }
+        }
+        (Slot::BirthDate, Converted::Date(d)) => person.birth_date = Some(d),
+        (Slot::Sex, Converted::Sex(s)) => person.sex = s as i32,
+        (Slot::Ethnicity, Converted::Coded(c, _)) => person.ethnicity = Some(c),
+        (Slot::Religion, Converted::Coded(c, _)) => person.religion = Some(c),
+        (Slot::Nationality, Converted::Coded(c, _)) => person.nationality = Some(c),
+        (Slot::Place(field, part), value) => {
+            let place = place_mut(person, field);
+            match (part, value) {
+                (PlacePart::Province, Converted::Coded(c, as_of)) => {
+                    place.province = Some(c);
+                    if as_of.is_some() {
+                        place.as_of = as_of;
+                    }
+                }
+                (PlacePart::District, Converted::Coded(c, _)) => place.district = Some(c),
+                (PlacePart::Commune, Converted::Coded(c, _)) => place.commune = Some(c),
+                (PlacePart::Detail, Converted::Text(t)) => place.detail = t,
+                (PlacePart::Text, Converted::Text(t)) => place.text = t,
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+fn write_civil_servant(cs: &mut pb::CivilServant, slot: Slot, value: Converted) {
+    match (slot, value) {
+        (Slot::Category, Converted::Enum(v)) => cs.category = v,
+        (Slot::Status, Converted::Enum(v)) => cs.status = v,
+        (Slot::OrganisationId, Converted::Text(t)) => cs.organisation_id = t,
+        (Slot::OrganisationName, Converted::Text(t)) => cs.organisation_name = t,
+        (Slot::Position, Converted::Coded(c, _)) => cs.position = Some(c),
+        (Slot::Rank, Converted::Coded(c, _)) => cs.rank = Some(c),
+        (Slot::SalaryStep, Converted::Int(n)) => cs.salary_step = n,
+        (Slot::SalaryCoefficient, Converted::Decimal(d)) => {
+            cs.salary_coefficient = Some(pb::Decimal { value: d });
+        }
+        (Slot::PositionAllowance, Converted::Decimal(d)) => {
+            cs.position_allowance = Some(pb::Decimal { value: d });
+        }
+        (Slot::RecruitmentDate, Converted::Date(d)) => cs.recruitment_date = Some(d),
+        (Slot::RankAppointmentDate, Converted::Date(d)) => cs.rank_appointment_date = Some(d),
+        (Slot::EducationLevel, Converted::Coded(c, _)) => cs.education_level = Some(c),
+        (Slot::PoliticalTheoryLevel, Converted::Coded(c, _)) => {
+            cs.political_theory_level = Some(c);
+        }
+        (Slot::PartyAdmissionDate, Converted::Date(d)) => cs.party_admission_date = Some(d),
+        _ => {}
+    }
+}
+
+fn write_organisation(org: &mut pb::Organisation, slot: Slot, value: Converted) {
+    match (slot, value) {
+        (Slot::OrgCode, Converted::Text(t)) => org.code = t,
+        (Slot::OrgName, Converted::Text(t)) => org.name = t,
+        (Slot::OrgShortName, Converted::Text(t)) => org.short_name = t,
+        (Slot::OrgParentId, Converted::Text(t)) => org.parent_id = t,
+        (Slot::OrgLevel, Converted::Enum(v)) => org.level = v,
+        (Slot::OrgAdministrativeUnit, Converted::Coded(c, _)) => org.administrative_unit = Some(c),
+        (Slot::OrgEstablished, Converted::Date(d)) => org.established = Some(d),
+        (Slot::OrgDissolved, Converted::Date(d)) => org.dissolved = Some(d),
+        _ => {}
+    }
+}
+
+fn write_unit(unit: &mut pb::AdministrativeUnit, slot: Slot, value: Converted) {
+    match (slot, value) {
+        (Slot::UnitCodeSystem, Converted::Text(t)) => unit.code_system = t,
+        (Slot::UnitCode, Converted::Text(t)) => unit.code = t,
+        (Slot::UnitName, Converted::Text(t)) => unit.name = t,
+        (Slot::UnitLevel, Converted::Enum(v)) => unit.level = v,
+        (Slot::UnitParentCode, Converted::Text(t)) => unit.parent_code = t,
+        (Slot::UnitValidFrom, Converted::Date(d)) => unit.valid_from = Some(d),
+        (Slot::UnitValidTo, Converted::Date(d)) => unit.valid_to = Some(d),
+        (Slot::UnitSuccessorCodes, Converted::TextList(l)) => unit.successor_codes = l,
+        (Slot::UnitPredecessorCodes, Converted::TextList(l)) => unit.predecessor_codes = l,
+        _ => {}
+    }
+}
+
+fn write_insurance(si: &mut pb::SocialInsuranceRecord, slot: Slot, value: Converted) {
+    match (slot, value) {
+        (Slot::InsuranceNumber, Converted::Text(t)) => si.insurance_number = t,
+        (Slot::InsuranceScheme, Converted::Enum(v)) => si.scheme = v,
+        (Slot::EmployerCode, Converted::Text(t)) => si.employer_code = t,
+        (Slot::EmployerName, Converted::Text(t)) => si.employer_name = t,
+        (Slot::ContributionSalary, Converted::Decimal(d)) => {
+            si.contribution_salary = Some(pb::Decimal { value: d });
+        }
+        (Slot::PeriodFrom, Converted::Date(d)) => si.period_from = Some(d),
+        (Slot::PeriodTo, Converted::Date(d)) => si.period_to = Some(d),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::entity::EntityKind;
+
+    #[test]
+    fn enums_take_short_and_full_names_but_not_unspecified() {
+        assert_eq!(
+            enum_value(Slot::Category, "civil_servant"),
+            Ok(pb::CivilServantCategory::CivilServant as i32)
+        );
+        assert_eq!(
+            enum_value(Slot::Status, "EMPLOYMENT_STATUS_RETIRED"),
+            Ok(pb::EmploymentStatus::Retired as i32)
+        );
+        assert!(enum_value(Slot::Status, "unspecified").is_err());
+        let e = enum_value(Slot::InsuranceScheme, "private").unwrap_err();
+        assert!(
+            e.0.contains("compulsory_social, voluntary_social, health, unemployment"),
+            "{}",
+            e.0
+        );
+        assert_eq!(
+            enum_names(Slot::UnitLevel),
+            ["province", "district", "commune"]
+        );
+    }
+
+    #[test]
+    fn names_are_split_cased_and_keep_the_original() {
+        let mut entity = CanonicalEntity::empty(EntityKind::Person, "x");
+        let raw = "  NGUYỄN  thị minh KHAI ";
+        assert!(assign(&mut entity, Slot::Name, FieldValue::Text(raw.into()), raw).unwrap());
+        let name = entity.person().unwrap().name.clone().unwrap();
+        assert_eq!(name.full, "Nguyễn Thị Minh Khai");
+        assert_eq!(
+            (
+                name.family.as_str(),
+                name.middle.as_str(),
+                name.given.as_str()
+            ),
+            ("Nguyễn", "Thị Minh", "Khai")
+        );
+        assert_eq!(name.original, raw);
+    }
+
+    #[test]
+    fn sex_needs_an_explicit_coding() {
+        let mut entity = CanonicalEntity::empty(EntityKind::Person, "x");
+        assert!(assign(&mut entity, Slot::Sex, FieldValue::Text("Nữ".into()), "").unwrap());
+        assert_eq!(entity.person().unwrap().sex, pb::Sex::Female as i32);
+        // 1/0 means different things in different sources: an integer is refused.
+        assert!(assign(&mut entity, Slot::Sex, FieldValue::Int(1), "").is_err());
+    }
+
+    #[test]
+    fn missing_values_set_nothing_and_dates_need_a_date() {
+        let mut entity = CanonicalEntity::empty(EntityKind::CivilServant, "x");
+        assert!(!assign(&mut entity, Slot::SalaryStep, FieldValue::Null, "").unwrap());
+        assert!(
+            !assign(
+                &mut entity,
+                Slot::OrganisationName,
+                FieldValue::Text("  ".into()),
+                ""
+            )
+            .unwrap()
+        );
+        let e = assign(
+            &mut entity,
+            Slot::RecruitmentDate,
+            FieldValue::Text("01/02/2003".into()),
+            "",
+        )
+        .unwrap_err();
+        assert!(e.0.contains("`date` transform"), "{}", e.0);
+        assert!(
+            assign(
+                &mut entity,
+                Slot::SalaryStep,
+                FieldValue::Text("3".into()),
+                ""
+            )
+            .unwrap()
+        );
+        let CanonicalEntity::CivilServant(cs) = &entity else {
+            unreachable!()
+        };
+        assert_eq!(cs.salary_step, 3);
+    }
+}

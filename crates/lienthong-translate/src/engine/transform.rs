@@ -1,0 +1,802 @@
+//! Running one transform step on one value.
+//!
+//! A step either returns the new value, adds a finding and returns a value (a TCVN3 name was
+//! converted, a code is valid but expired), or fails. What a failure does — flag the record and
+//! leave the field empty, or reject the record — is the field's `on_error` (and for code look-ups
+//! `unmapped`), decided by the caller.
+//!
+//! Every step but `default`, `coalesce` and `concat` passes a missing value (null, blank text)
+//! through as null: a missing value is reported once, by the required-field check, not by every
+//! step it passes.
+
+use lienthong_proto::v1::{CodedValue, QualityCriterion, QualitySeverity};
+use lienthong_vietnamese::legacy::{self, Encoding, LegacyError};
+use lienthong_vietnamese::names::PersonName;
+use lienthong_vietnamese::text::{clean, fold, nfc, place_tones, title_case_name};
+
+use super::value::FieldValue;
+use crate::codelist::{CodeEntry, CodeList, CodeLists, NameMatch, Resolution};
+use crate::date::{CivilDate, is_partial, is_valid_date, parse_date};
+use crate::mapping::Step;
+use crate::mapping::spec::{LookupBy, Unmapped};
+use crate::mapping::target::Sensitivity;
+use crate::quality::{Findings, codes};
+use crate::record::{record_id, source_key};
+
+/// What a step needs besides its value.
+pub(crate) struct StepContext<'a> {
+    pub(crate) code_lists: &'a CodeLists,
+    /// The date of the change in Vietnam: code validity is judged on it.
+    pub(crate) change_date: CivilDate,
+    pub(crate) source_id: &'a str,
+    /// The value as the source held it (before any step), for `CodedValue.original`.
+    pub(crate) original: &'a str,
+    /// The target's path, for findings.
+    pub(crate) field: &'a str,
+    pub(crate) sensitivity: Sensitivity,
+    pub(crate) findings: &'a mut Findings,
+}
+
+/// A step could not convert its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StepFailure {
+    pub(crate) criterion: QualityCriterion,
+    pub(crate) severity: QualitySeverity,
+    pub(crate) code: &'static str,
+    /// Never quotes a personal value (see [`describe`]).
+    pub(crate) message: String,
+}
+
+impl StepFailure {
+    fn invalid(code: &'static str, message: String) -> Self {
+        StepFailure {
+            criterion: QualityCriterion::Correct,
+            severity: QualitySeverity::Error,
+            code,
+            message,
+        }
+    }
+}
+
+/// How a value appears in a message: quoted (cut to 64 characters) for non-personal fields,
+/// "the value" otherwise.
+pub(crate) fn describe(text: &str, sensitivity: Sensitivity) -> String {
+    if sensitivity == Sensitivity::Public {
+        let cut: String = text.chars().take(64).collect();
+        if cut.len() < text.len() {
+            format!("{cut:?}…")
+        } else {
+            format!("{cut:?}")
+        }
+    } else {
+        "the value".to_owned()
+    }
+}
+
+impl StepContext<'_> {
+    fn describe(&self, text: &str) -> String {
+        describe(text, self.sensitivity)
+    }
+
+    fn note(
+        &mut self,
+        criterion: QualityCriterion,
+        severity: QualitySeverity,
+        code: &str,
+        message: String,
+    ) {
+        self.findings
+            .add(criterion, severity, self.field, code, message);
+    }
+}
+
+pub(crate) fn run(
+    step: &Step,
+    value: FieldValue,
+    cx: &mut StepContext<'_>,
+) -> Result<FieldValue, StepFailure> {
+    if value.is_missing() && !matches!(step, Step::Default(_) | Step::Coalesce | Step::Concat(_)) {
+        return Ok(FieldValue::Null);
+    }
+    let text = || value.to_text().unwrap_or_default();
+    Ok(match step {
+        Step::Trim => FieldValue::Text(text().trim().to_owned()),
+        Step::Nfc => FieldValue::Text(nfc(&text()).into_owned()),
+        Step::Clean => FieldValue::Text(clean(&text())),
+        Step::Upper => FieldValue::Text(text().to_uppercase()),
+        Step::Lower => FieldValue::Text(text().to_lowercase()),
+        Step::TitleCase => FieldValue::Text(title_case_name(&text())),
+        Step::Tones(style) => FieldValue::Text(place_tones(&text(), *style)),
+        Step::LegacyDecode(encoding) => FieldValue::Text(legacy_decode(&text(), *encoding, cx)),
+        Step::Replace(regex, with) => {
+            FieldValue::Text(regex.replace_all(&text(), with.as_str()).into_owned())
+        }
+        Step::Split { separator, index } => {
+            let text = text();
+            let parts: Vec<&str> = text.split(separator.as_str()).collect();
+            let i = if *index < 0 {
+                usize::try_from(-i64::from(*index))
+                    .ok()
+                    .and_then(|back| parts.len().checked_sub(back))
+            } else {
+                usize::try_from(*index).ok()
+            };
+            i.and_then(|i| parts.get(i))
+                .map_or(FieldValue::Null, |p| FieldValue::Text((*p).to_owned()))
+        }
+        Step::Pad { width, with } => {
+            let text = text();
+            let missing = width.saturating_sub(text.chars().count());
+            FieldValue::Text(
+                std::iter::repeat_n(*with, missing)
+                    .chain(text.chars())
+                    .collect(),
+            )
+        }
+        Step::Default(default) => {
+            if value.is_missing() {
+                FieldValue::Text(default.clone())
+            } else {
+                value
+            }
+        }
+        Step::Concat(separator) => {
+            let items = match value {
+                FieldValue::List(items) => items,
+                other => vec![other],
+            };
+            let parts: Vec<String> = items
+                .iter()
+                .filter(|v| !v.is_missing())
+                .filter_map(FieldValue::to_text)
+                .map(|s| s.trim().to_owned())
+                .collect();
+            if parts.is_empty() {
+                FieldValue::Null
+            } else {
+                FieldValue::Text(parts.join(separator))
+            }
+        }
+        Step::Coalesce => match value {
+            FieldValue::List(items) => items
+                .into_iter()
+                .find(|v| !v.is_missing())
+                .unwrap_or(FieldValue::Null),
+            other => other,
+        },
+        Step::Int => FieldValue::Int(to_int(&value).ok_or_else(|| {
+            StepFailure::invalid(
+                codes::VALUE_INVALID_NUMBER,
+                format!("{} is not a whole number", cx.describe(&text())),
+            )
+        })?),
+        Step::Decimal { comma } => {
+            FieldValue::Decimal(to_decimal(&value, *comma).ok_or_else(|| {
+                StepFailure::invalid(
+                    codes::VALUE_INVALID_NUMBER,
+                    format!(
+                        "{} is not a decimal number written with {:?} as decimal point",
+                        cx.describe(&text()),
+                        if *comma { ',' } else { '.' }
+                    ),
+                )
+            })?)
+        }
+        Step::Bool => FieldValue::Bool(to_bool(&value).ok_or_else(|| {
+            StepFailure::invalid(
+                codes::VALUE_INVALID_BOOL,
+                format!("{} is not a yes/no value", cx.describe(&text())),
+            )
+        })?),
+        Step::Date { patterns, partial } => to_date(value, patterns, *partial, cx)?,
+        Step::SplitName => match PersonName::parse(&text()) {
+            Ok(name) => FieldValue::Name {
+                family: name.family,
+                middle: name.middle,
+                given: name.given,
+            },
+            Err(_) => FieldValue::Null,
+        },
+        Step::Map {
+            values,
+            fold: folded,
+            unmapped,
+        } => {
+            let text = text();
+            let key = if *folded {
+                fold(&text)
+            } else {
+                text.trim().to_owned()
+            };
+            match (values.get(&key), unmapped) {
+                (Some(mapped), _) => FieldValue::Text(mapped.clone()),
+                (None, Unmapped::Keep) => FieldValue::Text(text),
+                (None, Unmapped::Reject) => {
+                    return Err(StepFailure {
+                        criterion: QualityCriterion::Unified,
+                        severity: QualitySeverity::Error,
+                        code: codes::MAP_UNMAPPED,
+                        message: format!("{} is not in the value table", cx.describe(&text)),
+                    });
+                }
+                (None, Unmapped::Flag) => {
+                    let message = format!("{} is not in the value table", cx.describe(&text));
+                    cx.note(
+                        QualityCriterion::Unified,
+                        QualitySeverity::Error,
+                        codes::MAP_UNMAPPED,
+                        message,
+                    );
+                    FieldValue::Null
+                }
+            }
+        }
+        Step::Code {
+            system,
+            by,
+            unmapped,
+        } => code(system, *by, *unmapped, &text(), cx)?,
+        Step::LocalCode { system } => {
+            // With a display column, the source's value is the code column's.
+            let (code, display) = match &value {
+                FieldValue::List(items) => (
+                    items
+                        .first()
+                        .and_then(FieldValue::to_text)
+                        .unwrap_or_default(),
+                    items
+                        .get(1)
+                        .and_then(FieldValue::to_text)
+                        .unwrap_or_default(),
+                ),
+                other => (other.to_text().unwrap_or_default(), String::new()),
+            };
+            let raw_code = code.clone();
+            let code = code.trim().to_owned();
+            if code.is_empty() {
+                return Ok(FieldValue::Null);
+            }
+            cx.note(
+                QualityCriterion::Unified,
+                QualitySeverity::Info,
+                codes::CODE_LOCAL_SYSTEM,
+                format!("coded in the source's own list {system}, which has no canonical list"),
+            );
+            FieldValue::Coded {
+                value: CodedValue {
+                    code_system: system.clone(),
+                    original: if matches!(value, FieldValue::List(_)) {
+                        raw_code
+                    } else {
+                        cx.original.to_owned()
+                    },
+                    code,
+                    display: clean(&display),
+                },
+                as_of: None,
+            }
+        }
+        Step::Province {
+            system,
+            by,
+            unmapped,
+        } => province(system, *by, *unmapped, &text(), cx)?,
+        Step::RecordRef { schema, table, key } => {
+            let values: Vec<FieldValue> = match value {
+                FieldValue::List(items) => items,
+                other => vec![other],
+            };
+            if values.iter().any(FieldValue::is_missing) {
+                return Ok(FieldValue::Null);
+            }
+            let texts: Vec<String> = values
+                .iter()
+                .map(|v| v.to_text().unwrap_or_default().trim().to_owned())
+                .collect();
+            let key = source_key(
+                key.iter()
+                    .map(String::as_str)
+                    .zip(texts.iter().map(String::as_str)),
+            );
+            FieldValue::Text(record_id(cx.source_id, schema, table, &key))
+        }
+    })
+}
+
+fn legacy_decode(text: &str, encoding: Option<Encoding>, cx: &mut StepContext<'_>) -> String {
+    let encoding = encoding.unwrap_or_else(|| legacy::detect(text));
+    match encoding {
+        Encoding::Unicode => return text.to_owned(),
+        Encoding::Unknown => {
+            cx.note(
+                QualityCriterion::Clean,
+                QualitySeverity::Warning,
+                codes::TEXT_UNKNOWN_ENCODING,
+                "the text reads as neither Unicode nor TCVN3 nor VNI; kept as it is".into(),
+            );
+            return text.to_owned();
+        }
+        Encoding::Tcvn3 | Encoding::Vni => {}
+    }
+    match legacy::to_unicode(text, encoding) {
+        Ok(decoded) => {
+            if decoded != text {
+                cx.note(
+                    QualityCriterion::Clean,
+                    QualitySeverity::Info,
+                    codes::TEXT_LEGACY_DECODED,
+                    format!("converted from {encoding} to Unicode"),
+                );
+            }
+            decoded
+        }
+        // A value already converted to Unicode in a source that is otherwise legacy.
+        Err(LegacyError::NotByteText { .. }) => text.to_owned(),
+        Err(e) => {
+            cx.note(
+                QualityCriterion::Clean,
+                QualitySeverity::Warning,
+                codes::TEXT_UNKNOWN_ENCODING,
+                format!("cannot be read as {encoding}: {e}; kept as it is"),
+            );
+            text.to_owned()
+        }
+    }
+}
+
+/// An integer from an integer, integral decimal or float, or text of one.
+pub(crate) fn to_int(value: &FieldValue) -> Option<i64> {
+    match value {
+        FieldValue::Int(i) => Some(*i),
+        FieldValue::UInt(u) => i64::try_from(*u).ok(),
+        FieldValue::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            // Exact: the float is integral and within the range where every integer is exact.
+            format!("{f:.0}").parse().ok()
+        }
+        FieldValue::Decimal(d) => decimal_to_int(d),
+        FieldValue::Text(s) => {
+            let s = s.trim();
+            s.strip_prefix('+')
+                .unwrap_or(s)
+                .parse::<i64>()
+                .ok()
+                .or_else(|| normalise_decimal(s, false).and_then(|d| decimal_to_int(&d)))
+        }
+        _ => None,
+    }
+}
+
+fn decimal_to_int(d: &str) -> Option<i64> {
+    match d.split_once('.') {
+        Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole.parse().ok(),
+        Some(_) => None,
+        None => d.parse().ok(),
+    }
+}
+
+/// An exact decimal in canonical form (`-12.50`: optional minus, no leading zeros, the scale
+/// kept).
+pub(crate) fn to_decimal(value: &FieldValue, comma: bool) -> Option<String> {
+    match value {
+        FieldValue::Int(i) => Some(i.to_string()),
+        FieldValue::UInt(u) => Some(u.to_string()),
+        FieldValue::Float(f) if f.is_finite() => normalise_decimal(&f.to_string(), false),
+        FieldValue::Decimal(d) => normalise_decimal(d, false),
+        FieldValue::Text(s) => normalise_decimal(s, comma),
+        _ => None,
+    }
+}
+
+/// Reads decimal text. With `comma`, `,` is the decimal point and `.` or spaces group
+/// thousands (`5.000.000,50`); otherwise `.` is the decimal point and there is no grouping.
+pub(crate) fn normalise_decimal(text: &str, comma: bool) -> Option<String> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let digits: String = if comma {
+        let (whole, fraction) = digits.split_once(',').unwrap_or((digits, ""));
+        if fraction.contains([',', '.']) {
+            return None;
+        }
+        // Thousands groups after the first must have three digits.
+        let groups: Vec<&str> = whole.split(['.', ' ', '\u{00A0}']).collect();
+        if groups.len() > 1 && groups[1..].iter().any(|g| g.len() != 3) {
+            return None;
+        }
+        let whole = groups.concat();
+        if fraction.is_empty() {
+            whole
+        } else {
+            format!("{whole}.{fraction}")
+        }
+    } else {
+        digits.to_owned()
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((&digits, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || digits.ends_with('.')
+    {
+        return None;
+    }
+    let whole = whole.trim_start_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let zero = whole == "0" && fraction.bytes().all(|b| b == b'0');
+    let sign = if negative && !zero { "-" } else { "" };
+    Some(if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    })
+}
+
+fn to_bool(value: &FieldValue) -> Option<bool> {
+    match value {
+        FieldValue::Bool(b) => Some(*b),
+        FieldValue::Int(1) => Some(true),
+        FieldValue::Int(0) => Some(false),
+        FieldValue::Text(s) => match fold(s).as_str() {
+            "true" | "t" | "1" | "y" | "yes" | "co" | "x" => Some(true),
+            "false" | "f" | "0" | "n" | "no" | "khong" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn to_date(
+    value: FieldValue,
+    patterns: &[crate::date::DatePattern],
+    partial: bool,
+    cx: &StepContext<'_>,
+) -> Result<FieldValue, StepFailure> {
+    let invalid = |reason: String| StepFailure::invalid(codes::VALUE_INVALID_DATE, reason);
+    let date = match value {
+        FieldValue::Date(d) | FieldValue::DateTime(d) => {
+            if !is_valid_date(&d) {
+                return Err(invalid("the source holds an impossible date".into()));
+            }
+            d
+        }
+        FieldValue::Instant(seconds) => CivilDate::in_vietnam_at_unix_seconds(seconds)
+            .map(CivilDate::to_proto)
+            .ok_or_else(|| invalid("the timestamp is outside years 1-9999".into()))?,
+        other => {
+            let text = other.to_text().unwrap_or_default();
+            match parse_date(&text, patterns, partial) {
+                Ok(Some(date)) => date,
+                Ok(None) => return Ok(FieldValue::Null),
+                Err(e) => {
+                    return Err(invalid(format!(
+                        "cannot read {} as a date: {e}",
+                        cx.describe(&text)
+                    )));
+                }
+            }
+        }
+    };
+    if is_partial(&date) && !partial {
+        return Err(invalid(
+            "the date is partial and this field allows only whole dates".into(),
+        ));
+    }
+    Ok(FieldValue::Date(date))
+}
+
+/// What looking a value up found.
+enum Lookup<'a> {
+    Found(&'a CodeEntry),
+    Ambiguous(usize),
+    NotFound,
+}
+
+fn look_up<'a>(list: &'a CodeList, text: &str, by: LookupBy) -> Lookup<'a> {
+    match by {
+        LookupBy::Code => list.get(text).map_or(Lookup::NotFound, Lookup::Found),
+        LookupBy::Name => match list.find_by_name(text) {
+            NameMatch::Found(entry) => Lookup::Found(entry),
+            NameMatch::Ambiguous(many) => Lookup::Ambiguous(many.len()),
+            NameMatch::NotFound => Lookup::NotFound,
+        },
+    }
+}
+
+fn coded(system: &str, entry: &CodeEntry, original: &str) -> CodedValue {
+    CodedValue {
+        code_system: system.to_owned(),
+        code: entry.code.clone(),
+        display: entry.display.clone(),
+        original: original.to_owned(),
+    }
+}
+
+/// The finding for a value that is not in its list; reject mode makes it the failure.
+fn unmapped_value(
+    list: &CodeList,
+    text: &str,
+    by: LookupBy,
+    lookup: &Lookup<'_>,
+    unmapped: Unmapped,
+    cx: &mut StepContext<'_>,
+) -> Result<FieldValue, StepFailure> {
+    let system = list.code_system();
+    let value = cx.describe(text.trim());
+    let (code, severity, message) = match (lookup, by) {
+        (Lookup::Ambiguous(n), _) => (
+            codes::CODE_AMBIGUOUS_NAME,
+            QualitySeverity::Warning,
+            format!("{n} codes of {system} carry the name {value}"),
+        ),
+        (_, LookupBy::Name) => (
+            codes::CODE_UNKNOWN,
+            QualitySeverity::Error,
+            format!("no code of {system} is named {value}"),
+        ),
+        _ if !list.info().complete => (
+            codes::CODE_NOT_IN_PARTIAL_LIST,
+            QualitySeverity::Warning,
+            format!(
+                "{value} is not in {system}, which is known to be incomplete: it may still be valid"
+            ),
+        ),
+        _ => (
+            codes::CODE_UNKNOWN,
+            QualitySeverity::Error,
+            format!("{value} is not a code of {system}"),
+        ),
+    };
+    if unmapped == Unmapped::Reject {
+        return Err(StepFailure {
+            criterion: QualityCriterion::Unified,
+            severity,
+            code,
+            message,
+        });
+    }
+    cx.note(QualityCriterion::Unified, severity, code, message);
+    Ok(FieldValue::Coded {
+        value: CodedValue {
+            code_system: system.to_owned(),
+            original: cx.original.to_owned(),
+            ..CodedValue::default()
+        },
+        as_of: None,
+    })
+}
+
+fn note_unverified(entry: &CodeEntry, system: &str, cx: &mut StepContext<'_>) {
+    if !entry.verified {
+        let message = format!(
+            "the meaning of this code in {system} is unverified (see the code list's notes)"
+        );
+        cx.note(
+            QualityCriterion::Unified,
+            QualitySeverity::Info,
+            codes::CODE_UNVERIFIED,
+            message,
+        );
+    }
+}
+
+fn code(
+    system: &str,
+    by: LookupBy,
+    unmapped: Unmapped,
+    text: &str,
+    cx: &mut StepContext<'_>,
+) -> Result<FieldValue, StepFailure> {
+    // Checked when the mapping was loaded; a reload of the code lists may have dropped it.
+    let Some(list) = cx.code_lists.list(system) else {
+        return Err(StepFailure {
+            criterion: QualityCriterion::Unified,
+            severity: QualitySeverity::Error,
+            code: codes::CODE_UNKNOWN,
+            message: format!("the code list {system} is no longer loaded"),
+        });
+    };
+    let lookup = look_up(list, text, by);
+    let Lookup::Found(entry) = lookup else {
+        return unmapped_value(list, text, by, &lookup, unmapped, cx);
+    };
+    if !entry.is_valid_on(cx.change_date) {
+        let expired = entry.valid_to.is_some_and(|to| to < cx.change_date);
+        let (code, when) = if expired {
+            (
+                codes::CODE_EXPIRED,
+                format!(
+                    "was valid only until {}",
+                    entry.valid_to.map_or_else(String::new, |d| d.to_string())
+                ),
+            )
+        } else {
+            (
+                codes::CODE_NOT_YET_VALID,
+                format!(
+                    "is valid only from {}",
+                    entry.valid_from.map_or_else(String::new, |d| d.to_string())
+                ),
+            )
+        };
+        let message = format!(
+            "code {} of {system} {when} (the change is of {})",
+            cx.describe(&entry.code),
+            cx.change_date
+        );
+        cx.note(
+            QualityCriterion::Unified,
+            QualitySeverity::Warning,
+            code,
+            message,
+        );
+    }
+    note_unverified(entry, system, cx);
+    Ok(FieldValue::Coded {
+        value: coded(system, entry, cx.original),
+        as_of: None,
+    })
+}
+
+fn province(
+    system: &str,
+    by: LookupBy,
+    unmapped: Unmapped,
+    text: &str,
+    cx: &mut StepContext<'_>,
+) -> Result<FieldValue, StepFailure> {
+    let Some(list) = cx.code_lists.list(system) else {
+        return Err(StepFailure {
+            criterion: QualityCriterion::Unified,
+            severity: QualitySeverity::Error,
+            code: codes::CODE_UNKNOWN,
+            message: format!("the code list {system} is no longer loaded"),
+        });
+    };
+    let lookup = look_up(list, text, by);
+    let Lookup::Found(entry) = lookup else {
+        return unmapped_value(list, text, by, &lookup, unmapped, cx);
+    };
+    note_unverified(entry, system, cx);
+    let as_of = Some(cx.change_date.to_proto());
+    let date = cx.change_date;
+    let (value, note) = match cx.code_lists.resolve_on(system, &entry.code, date) {
+        Resolution::Replaced {
+            from,
+            system: to_system,
+            to,
+        } if to.len() == 1 => {
+            let new = to[0];
+            let since = new
+                .valid_from
+                .map_or_else(|| "its replacement".to_owned(), |d| d.to_string());
+            (
+                coded(to_system, new, cx.original),
+                Some((
+                    QualitySeverity::Info,
+                    codes::PROVINCE_TRANSLATED,
+                    format!(
+                        "province {} ({}) of {system} is part of {} ({}) of {to_system} since {since}",
+                        from.code, from.display, new.code, new.display
+                    ),
+                )),
+            )
+        }
+        Resolution::Replaced { to, .. } => (
+            coded(system, entry, cx.original),
+            Some((
+                QualitySeverity::Warning,
+                codes::CODE_EXPIRED,
+                format!(
+                    "province {} of {system} was split into {} units; kept as it was",
+                    entry.code,
+                    to.len()
+                ),
+            )),
+        ),
+        Resolution::Expired { .. } => (
+            coded(system, entry, cx.original),
+            Some((
+                QualitySeverity::Warning,
+                codes::CODE_EXPIRED,
+                format!(
+                    "province {} of {system} is no longer valid on {date} and no successor is known",
+                    entry.code
+                ),
+            )),
+        ),
+        Resolution::NotYetValid { .. } => (
+            coded(system, entry, cx.original),
+            Some((
+                QualitySeverity::Warning,
+                codes::CODE_NOT_YET_VALID,
+                format!(
+                    "province {} of {system} is not yet valid on {date}",
+                    entry.code
+                ),
+            )),
+        ),
+        Resolution::Valid { .. } | Resolution::Unknown => (coded(system, entry, cx.original), None),
+    };
+    if let Some((severity, code, message)) = note {
+        cx.note(QualityCriterion::Unified, severity, code, message);
+    }
+    Ok(FieldValue::Coded { value, as_of })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn decimals_in_both_notations() {
+        let dot = |s| normalise_decimal(s, false);
+        let comma = |s| normalise_decimal(s, true);
+        assert_eq!(dot("4.98").as_deref(), Some("4.98"));
+        assert_eq!(dot("+004.50").as_deref(), Some("4.50"));
+        assert_eq!(dot("-0.0").as_deref(), Some("0.0"));
+        assert_eq!(dot(".5").as_deref(), Some("0.5"));
+        assert_eq!(dot("5."), None);
+        assert_eq!(dot("4,98"), None);
+        assert_eq!(dot("1e3"), None);
+        assert_eq!(dot(""), None);
+        assert_eq!(comma("4,98").as_deref(), Some("4.98"));
+        assert_eq!(comma("5.000.000").as_deref(), Some("5000000"));
+        assert_eq!(comma("5 000 000,5").as_deref(), Some("5000000.5"));
+        assert_eq!(comma("5.00.000"), None);
+        assert_eq!(comma("4,98,1"), None);
+    }
+
+    #[test]
+    fn integers_from_every_numeric_form() {
+        assert_eq!(to_int(&FieldValue::Text(" +42 ".into())), Some(42));
+        assert_eq!(to_int(&FieldValue::Text("3.00".into())), Some(3));
+        assert_eq!(to_int(&FieldValue::Text("3.5".into())), None);
+        assert_eq!(to_int(&FieldValue::Decimal("-7.000".into())), Some(-7));
+        assert_eq!(to_int(&FieldValue::Float(12.0)), Some(12));
+        assert_eq!(to_int(&FieldValue::Float(12.5)), None);
+        assert_eq!(to_int(&FieldValue::UInt(u64::MAX)), None);
+        assert_eq!(to_int(&FieldValue::Bool(true)), None);
+    }
+
+    #[test]
+    fn booleans_in_vietnamese_and_english() {
+        for (s, b) in [
+            ("Có", true),
+            ("KHÔNG", false),
+            ("x", true),
+            ("0", false),
+            ("yes", true),
+        ] {
+            assert_eq!(to_bool(&FieldValue::Text(s.into())), Some(b), "{s}");
+        }
+        assert_eq!(to_bool(&FieldValue::Text("maybe".into())), None);
+        assert_eq!(to_bool(&FieldValue::Int(2)), None);
+    }
+
+    #[test]
+    fn personal_values_are_never_quoted() {
+        assert_eq!(describe("079301000123", Sensitivity::Personal), "the value");
+        assert_eq!(describe("04", Sensitivity::Sensitive), "the value");
+        assert_eq!(describe("01.003", Sensitivity::Public), "\"01.003\"");
+        assert!(describe(&"x".repeat(100), Sensitivity::Public).ends_with('…'));
+    }
+
+    proptest! {
+        #[test]
+        fn canonical_decimals_are_fixed_points(whole in 0u64..1_000_000_000, frac in "[0-9]{0,4}", neg: bool) {
+            let text = format!("{}{whole}{}{frac}", if neg { "-" } else { "" }, if frac.is_empty() { "" } else { "." });
+            let once = normalise_decimal(&text, false).unwrap();
+            prop_assert_eq!(normalise_decimal(&once, false), Some(once.clone()));
+            // The comma notation of the same number reads the same.
+            let comma_text = text.replace('.', ",");
+            prop_assert_eq!(normalise_decimal(&comma_text, true), Some(once));
+        }
+    }
+}

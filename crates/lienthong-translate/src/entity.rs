@@ -1,0 +1,211 @@
+//! The canonical entities a mapping produces (`masterdata.proto`), as one enum.
+
+use std::fmt;
+
+use lienthong_proto::v1::{
+    AdministrativeUnit, CivilServant, Organisation, Person, Provenance, Quality,
+    SocialInsuranceRecord,
+};
+use prost::Message;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The kinds of canonical entity, each with its own topic `canonical.<name>.v1`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// `lienthong.v1.Person`.
+    Person,
+    /// `lienthong.v1.CivilServant`: one civil-servant file, with its person.
+    CivilServant,
+    /// `lienthong.v1.Organisation`.
+    Organisation,
+    /// `lienthong.v1.AdministrativeUnit`.
+    AdministrativeUnit,
+    /// `lienthong.v1.SocialInsuranceRecord`: one contribution period, with its person.
+    SocialInsurance,
+}
+
+impl EntityKind {
+    pub const ALL: [EntityKind; 5] = [
+        EntityKind::Person,
+        EntityKind::CivilServant,
+        EntityKind::Organisation,
+        EntityKind::AdministrativeUnit,
+        EntityKind::SocialInsurance,
+    ];
+
+    /// The name in mapping files and topic names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Person => "person",
+            EntityKind::CivilServant => "civil_servant",
+            EntityKind::Organisation => "organisation",
+            EntityKind::AdministrativeUnit => "administrative_unit",
+            EntityKind::SocialInsurance => "social_insurance",
+        }
+    }
+
+    /// The output topic: `canonical.<entity>.v1`.
+    pub fn topic(self) -> String {
+        format!("canonical.{}.v1", self.as_str())
+    }
+
+    /// The protobuf message name (for the `lienthong-content-type` header).
+    pub fn message_name(self) -> &'static str {
+        match self {
+            EntityKind::Person => "Person",
+            EntityKind::CivilServant => "CivilServant",
+            EntityKind::Organisation => "Organisation",
+            EntityKind::AdministrativeUnit => "AdministrativeUnit",
+            EntityKind::SocialInsurance => "SocialInsuranceRecord",
+        }
+    }
+
+    /// Whether the entity carries a person.
+    pub fn has_person(self) -> bool {
+        matches!(
+            self,
+            EntityKind::Person | EntityKind::CivilServant | EntityKind::SocialInsurance
+        )
+    }
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One canonical record.
+// The variants differ in size (a civil-servant file holds a whole person), but records are built
+// and published one at a time, never stored in bulk in this form: boxing would only add an
+// allocation per record.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanonicalEntity {
+    Person(Person),
+    CivilServant(CivilServant),
+    Organisation(Organisation),
+    AdministrativeUnit(AdministrativeUnit),
+    SocialInsurance(SocialInsuranceRecord),
+}
+
+impl CanonicalEntity {
+    /// An empty record of `kind` with its record id set.
+    pub fn empty(kind: EntityKind, record_id: &str) -> Self {
+        let id = record_id.to_owned();
+        match kind {
+            EntityKind::Person => CanonicalEntity::Person(Person {
+                record_id: id,
+                ..Person::default()
+            }),
+            EntityKind::CivilServant => CanonicalEntity::CivilServant(CivilServant {
+                record_id: id,
+                ..CivilServant::default()
+            }),
+            EntityKind::Organisation => CanonicalEntity::Organisation(Organisation {
+                record_id: id,
+                ..Organisation::default()
+            }),
+            EntityKind::AdministrativeUnit => {
+                // The unit's identity is its code, not a record id: the proto has no record_id.
+                CanonicalEntity::AdministrativeUnit(AdministrativeUnit::default())
+            }
+            EntityKind::SocialInsurance => {
+                CanonicalEntity::SocialInsurance(SocialInsuranceRecord {
+                    record_id: id,
+                    ..SocialInsuranceRecord::default()
+                })
+            }
+        }
+    }
+
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            CanonicalEntity::Person(_) => EntityKind::Person,
+            CanonicalEntity::CivilServant(_) => EntityKind::CivilServant,
+            CanonicalEntity::Organisation(_) => EntityKind::Organisation,
+            CanonicalEntity::AdministrativeUnit(_) => EntityKind::AdministrativeUnit,
+            CanonicalEntity::SocialInsurance(_) => EntityKind::SocialInsurance,
+        }
+    }
+
+    /// The person the record is about, if the entity carries one.
+    pub fn person(&self) -> Option<&Person> {
+        match self {
+            CanonicalEntity::Person(p) => Some(p),
+            CanonicalEntity::CivilServant(c) => c.person.as_ref(),
+            CanonicalEntity::SocialInsurance(s) => s.person.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The person, created empty if the entity carries one and has none yet.
+    pub fn person_mut(&mut self) -> Option<&mut Person> {
+        match self {
+            CanonicalEntity::Person(p) => Some(p),
+            CanonicalEntity::CivilServant(c) => Some(c.person.get_or_insert_with(Person::default)),
+            CanonicalEntity::SocialInsurance(s) => {
+                Some(s.person.get_or_insert_with(Person::default))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn provenance(&self) -> Option<&Provenance> {
+        match self {
+            CanonicalEntity::Person(e) => e.provenance.as_ref(),
+            CanonicalEntity::CivilServant(e) => e.provenance.as_ref(),
+            CanonicalEntity::Organisation(e) => e.provenance.as_ref(),
+            CanonicalEntity::AdministrativeUnit(e) => e.provenance.as_ref(),
+            CanonicalEntity::SocialInsurance(e) => e.provenance.as_ref(),
+        }
+    }
+
+    pub(crate) fn set_provenance(&mut self, provenance: Provenance) {
+        let slot = match self {
+            CanonicalEntity::Person(e) => &mut e.provenance,
+            CanonicalEntity::CivilServant(e) => &mut e.provenance,
+            CanonicalEntity::Organisation(e) => &mut e.provenance,
+            CanonicalEntity::AdministrativeUnit(e) => &mut e.provenance,
+            CanonicalEntity::SocialInsurance(e) => &mut e.provenance,
+        };
+        *slot = Some(provenance);
+    }
+
+    /// The record's quality findings; `None` for administrative units, whose message has no
+    /// quality field (the [`crate::MappedRecord`] still carries them).
+    pub fn quality(&self) -> Option<&Quality> {
+        match self {
+            CanonicalEntity::Person(e) => e.quality.as_ref(),
+            CanonicalEntity::CivilServant(e) => e.quality.as_ref(),
+            CanonicalEntity::Organisation(e) => e.quality.as_ref(),
+            CanonicalEntity::AdministrativeUnit(_) => None,
+            CanonicalEntity::SocialInsurance(e) => e.quality.as_ref(),
+        }
+    }
+
+    pub(crate) fn set_quality(&mut self, quality: Quality) {
+        match self {
+            CanonicalEntity::Person(e) => e.quality = Some(quality),
+            CanonicalEntity::CivilServant(e) => e.quality = Some(quality),
+            CanonicalEntity::Organisation(e) => e.quality = Some(quality),
+            CanonicalEntity::AdministrativeUnit(_) => {}
+            CanonicalEntity::SocialInsurance(e) => e.quality = Some(quality),
+        }
+    }
+
+    /// The protobuf encoding (the Kafka record value).
+    pub fn encode_to_vec(&self) -> Vec<u8> {
+        match self {
+            CanonicalEntity::Person(e) => e.encode_to_vec(),
+            CanonicalEntity::CivilServant(e) => e.encode_to_vec(),
+            CanonicalEntity::Organisation(e) => e.encode_to_vec(),
+            CanonicalEntity::AdministrativeUnit(e) => e.encode_to_vec(),
+            CanonicalEntity::SocialInsurance(e) => e.encode_to_vec(),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The translator's pure core: source rows in, canonical master data out.
+//!
+//! Every source database (25 of them, each with its own column names, formats and code lists)
+//! is described by a *mapping file*; onboarding a source is writing one, not code. This crate
+//! reads those files and applies them to change events, with no Kafka, no async and no clock:
+//! the `lienthong translate` service wraps it with consuming `cdc.*`, producing
+//! `canonical.<entity>.v1` and dead-lettering.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`mapping`] | mapping files: format, loading with precise errors, JSON Schema |
+//! | [`Mapping::apply`] (module `engine`) | one change event → one [`MappedRecord`] or a [`MappingError`] |
+//! | [`codelist`] | code lists with validity dates and crosswalks (63 → 34 provinces, both ethnic lists...) |
+//! | [`quality`] | the six criteria: đúng, đủ, sạch, sống, thống nhất, dùng chung |
+//! | [`date`] | calendar dates and Vietnamese date formats, partial dates included |
+//! | [`entity`] | the canonical entities as one enum |
+//! | [`record`] | the translation result, record ids |
+//!
+//! Vietnamese text rules (NFC, tone marks, TCVN3/VNI, names, ID numbers) come from
+//! `lienthong-vietnamese`.
+//!
+//! ```
+//! use std::path::Path;
+//! use std::time::SystemTime;
+//! use lienthong_translate::{codelist::CodeLists, mapping::MappingSet};
+//!
+//! let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+//! let code_lists = CodeLists::load_dir(schemas.join("codelists"))?;
+//! let mappings = MappingSet::load_dir(schemas.join("mappings"), &code_lists)?;
+//! let mapping = mappings.find("bhxh", "bhxh", "QUA_TRINH_THAM_GIA").expect("shipped mapping");
+//! assert_eq!(mapping.entity().topic(), "canonical.social_insurance.v1");
+//! // For each change event of that table:
+//! // let record = mapping.apply(&event, &code_lists, SystemTime::now())?;
+//! # let _ = SystemTime::now();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod codelist;
+pub mod date;
+mod engine;
+pub mod entity;
+pub mod location;
+pub mod mapping;
+pub mod quality;
+pub mod record;
+pub mod sample;
+
+pub use codelist::CodeLists;
+pub use entity::{CanonicalEntity, EntityKind};
+pub use mapping::{Mapping, MappingFileError, MappingSet, MappingSetError};
+pub use record::{MappedRecord, MappingError, RecordOperation};
