@@ -505,3 +505,180 @@ pub mod broker {
         }
     }
 }
+
+/// A PostgreSQL cluster of a test's own, for settings the shared stack must not have (a
+/// `wal_level` below logical, one replication slot, WAL that slots may lose). Started from the
+/// machine's PostgreSQL binaries on a free port in a temporary directory; stopped and removed
+/// on drop. Local and host connections are trusted (users without passwords).
+pub mod cluster {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    #[derive(Debug)]
+    pub struct TemporaryCluster {
+        dir: PathBuf,
+        bin: PathBuf,
+        data: PathBuf,
+        pub port: u16,
+    }
+
+    fn postgres_bin() -> PathBuf {
+        if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if dir.join("initdb").exists() {
+                return dir;
+            }
+        }
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server binaries under /usr/lib/postgresql")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|d| d.join("initdb").exists())
+            .collect();
+        dirs.sort_by_key(|d| {
+            d.parent()
+                .and_then(|v| v.file_name())
+                .and_then(|v| v.to_str())
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0)
+        });
+        dirs.pop().expect("no PostgreSQL server binaries found")
+    }
+
+    fn running_as_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    }
+
+    /// PostgreSQL refuses to run as root: as root, run the server's tools as `postgres`.
+    fn server_command(program: &Path) -> Command {
+        if running_as_root() {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    impl TemporaryCluster {
+        /// Initialises and starts a cluster with `settings` (postgresql.conf lines such as
+        /// `("wal_level", "replica")`).
+        pub fn start(settings: &[(&str, &str)]) -> Self {
+            let bin = postgres_bin();
+            // Under /var/tmp: the server's user must reach it whatever the clone's location.
+            let base = Some(PathBuf::from("/var/tmp"))
+                .filter(|p| p.is_dir())
+                .unwrap_or_else(std::env::temp_dir);
+            let dir = base.join(format!(
+                "lienthong-pg-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..10]
+            ));
+            std::fs::create_dir_all(&dir).expect("cluster directory");
+            if running_as_root() {
+                let status = Command::new("chown")
+                    .args(["-R", "postgres:"])
+                    .arg(&dir)
+                    .status()
+                    .expect("chown");
+                assert!(status.success());
+            }
+            let data = dir.join("data");
+            let out = server_command(&bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ])
+                .output()
+                .expect("running initdb");
+            assert!(out.status.success(), "initdb failed: {out:?}");
+            let port = free_port();
+            let mut conf = format!(
+                "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\nmax_connections = 20\nshared_buffers = 16MB\n",
+                dir.display()
+            );
+            for (k, v) in settings {
+                conf.push_str(&format!("{k} = {v}\n"));
+            }
+            let conf_path = data.join("postgresql.auto.conf");
+            let mut existing = std::fs::read_to_string(&conf_path).unwrap_or_default();
+            existing.push_str(&conf);
+            std::fs::write(&conf_path, existing).expect("writing settings");
+            let log = dir.join("postgres.log");
+            let out = server_command(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "-t", "60", "start"])
+                .output()
+                .expect("running pg_ctl start");
+            assert!(
+                out.status.success(),
+                "the temporary cluster did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            Self {
+                dir,
+                bin,
+                data,
+                port,
+            }
+        }
+
+        /// URL of database `postgres` as `user`.
+        pub fn url(&self, user: &str) -> String {
+            format!("postgres://{user}@127.0.0.1:{}/postgres", self.port)
+        }
+
+        /// Runs SQL as the superuser through psql; panics with psql's message on failure.
+        pub fn psql(&self, sql: &str) -> String {
+            let out = Command::new(self.bin.join("psql"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                ])
+                .args(["-c", sql])
+                .output()
+                .expect("running psql");
+            assert!(
+                out.status.success(),
+                "{sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    }
+
+    impl Drop for TemporaryCluster {
+        fn drop(&mut self) {
+            let _ = server_command(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

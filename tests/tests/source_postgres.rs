@@ -434,13 +434,19 @@ async fn kill_9_during_snapshot_resumes_and_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transaction_larger_than_the_memory_bound_arrives_whole() {
-    let s = setup("bigtx", "\"public.nhat_ky\"", "max_in_flight = 500\n").await;
+    let s = setup(
+        "bigtx",
+        "\"public.nhat_ky\"",
+        "max_in_flight = 500\nspill_memory_bytes = 262144\n",
+    )
+    .await;
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let mut connector = s.start();
     wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
     // One transaction of 60,000 rows: far beyond logical_decoding_work_mem on the local stack
-    // (64kB), so the server streams it in progress and the connector spills it to disk.
+    // (64kB), so the server streams it in progress, and beyond the connector's memory limit
+    // for it (256kB), so the connector moves it to disk.
     let n = 60_000;
     s.db.exec(&format!(
         "INSERT INTO nhat_ky (id, noi_dung) SELECT g, 'dòng ' || g FROM generate_series(0, {}) g",
@@ -457,6 +463,13 @@ async fn transaction_larger_than_the_memory_bound_arrives_whole() {
     assert_eq!(xids.len(), 1, "one transaction");
     assert_eq!(events.iter().filter(|e| e.last_in_transaction).count(), 1);
     assert!(events.last().unwrap().last_in_transaction);
+    assert!(
+        connector
+            .log()
+            .contains("streamed transaction moved to disk"),
+        "{}",
+        connector.log()
+    );
     connector.terminate();
     s.finish().await;
 }
@@ -679,6 +692,228 @@ async fn incremental_snapshot_on_demand_while_streaming() {
         text(&out).1.contains("does not capture public.khac"),
         "{:?}",
         text(&out)
+    );
+    connector.terminate();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn initial_snapshot_is_consistent_with_the_slot_under_concurrent_writes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use lienthong_proto::v1::source_position;
+
+    let s = setup(
+        "consistent",
+        "\"public.so_dem\"",
+        "[source_postgres.SOURCE.snapshot]\nchunk_size = 200\n",
+    )
+    .await;
+    let rows = 5_000_i64;
+    s.db.exec(&format!(
+        "CREATE TABLE so_dem (id int8 PRIMARY KEY, lan int8 NOT NULL);
+         INSERT INTO so_dem SELECT g, 0 FROM generate_series(0, {}) g",
+        rows - 1
+    ))
+    .await;
+    // Every transaction adds 1 to the counter of a few rows, before, during and after the
+    // snapshot: each key's events must then count 0, 1, 2, ... with no step missing (a gap)
+    // and none repeated or going back (an overlap).
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut conn = s.db.connect().await;
+        tokio::spawn(async move {
+            let mut transactions = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                let ids: Vec<i64> = (0..8).map(|_| rand::random_range(0..rows)).collect();
+                sqlx::query("UPDATE so_dem SET lan = lan + 1 WHERE id = ANY($1)")
+                    .bind(&ids)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                transactions += 1;
+            }
+            transactions
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut connector = s.start();
+    let log_watch = tokio::task::spawn_blocking({
+        let log = s.dir.path().join("connector.log");
+        move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while !std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("snapshot complete")
+            {
+                assert!(std::time::Instant::now() < deadline, "no snapshot complete");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    log_watch.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let transactions = writer.await.unwrap();
+    assert!(
+        transactions > 50,
+        "the writer ran throughout: {transactions}"
+    );
+
+    let mut conn = s.db.connect().await;
+    let want: BTreeMap<i64, i64> = sqlx::query_as("SELECT id, lan FROM so_dem")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let counter = |e: &ChangeEvent| match column(e.after.as_ref().unwrap(), "lan") {
+        value::Kind::IntValue(i) => *i,
+        other => panic!("lan is {other:?}"),
+    };
+    let mut reader = TopicReader::new(&s.topic("so_dem")).await;
+    let mut latest: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut scanned = 0;
+    reader
+        .read_until(Duration::from_secs(120), |records| {
+            for r in &records[scanned..] {
+                if let Some(p) = &r.payload {
+                    let e = <ChangeEvent as prost::Message>::decode(p.as_slice()).unwrap();
+                    latest.insert(int_key(&e), counter(&e));
+                }
+            }
+            scanned = records.len();
+            latest == want
+        })
+        .await;
+
+    let mut history: BTreeMap<i64, Vec<(i32, i64)>> = BTreeMap::new();
+    for e in reader.events() {
+        if e.op == Operation::Read as i32 {
+            let Some(source_position::Kind::Snapshot(p)) =
+                e.position.as_ref().and_then(|p| p.kind.as_ref())
+            else {
+                panic!("a READ without a snapshot position: {e:?}")
+            };
+            assert!(
+                matches!(
+                    p.consistent_with.as_ref().and_then(|c| c.kind.as_ref()),
+                    Some(source_position::Kind::Postgres(_))
+                ),
+                "a READ from the exported snapshot names the slot position it matches: {p:?}"
+            );
+        }
+        history
+            .entry(int_key(&e))
+            .or_default()
+            .push((e.op, counter(&e)));
+    }
+    assert_eq!(history.len() as i64, rows);
+    for (id, events) in &history {
+        assert_eq!(
+            events[0].0,
+            Operation::Read as i32,
+            "key {id} starts with its snapshot row: {events:?}"
+        );
+        assert!(
+            events[1..]
+                .iter()
+                .all(|(op, _)| *op == Operation::Update as i32),
+            "key {id}: one snapshot row, then updates: {events:?}"
+        );
+        for pair in events.windows(2) {
+            assert_eq!(
+                pair[1].1,
+                pair[0].1 + 1,
+                "key {id}: each update follows the previous state: {events:?}"
+            );
+        }
+    }
+    let log = connector.log();
+    assert!(
+        log.contains("initial snapshot from the slot's exported snapshot"),
+        "{log}"
+    );
+    assert!(log.contains("percent="), "progress is reported:\n{log}");
+    connector.terminate();
+    s.finish().await;
+}
+
+/// The value of the first sample of `name` (with any labels) in an OpenMetrics text.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn scrape(address: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lag_and_positions_are_exported_as_metrics() {
+    let s = setup("metrics", "\"public.nhat_ky\"", "").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let config = std::fs::read_to_string(&s.config).unwrap().replace(
+        "[health]\nenabled = false",
+        &format!("[health]\nenabled = true\nlisten = \"{address}\""),
+    );
+    std::fs::write(&s.config, config).unwrap();
+    s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
+        .await;
+    let mut connector = s.start();
+    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    write_rows(&s.db, 0, 300, 10).await;
+    let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
+    reader
+        .read_until(Duration::from_secs(60), ids_cover((0..300).collect()))
+        .await;
+
+    let prefix = "lienthong_source_postgres";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let metrics = scrape(&address).await;
+        // The slot lag comes with the first heartbeat, the confirmed position with the next
+        // status update.
+        let ready = sample(&metrics, &format!("{prefix}_slot_lag_bytes")).is_some_and(|v| v > 0.0)
+            && sample(&metrics, &format!("{prefix}_confirmed_lsn")).is_some_and(|v| v > 0.0);
+        if ready {
+            break metrics;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        sample(&metrics, &format!("{prefix}_events_total")),
+        Some(300.0),
+        "{metrics}"
+    );
+    let acked = sample(&metrics, &format!("{prefix}_commit_to_ack_seconds_count")).unwrap();
+    assert!(acked >= 30.0, "30 transactions acknowledged: {metrics}");
+    let seconds = sample(&metrics, &format!("{prefix}_commit_to_ack_seconds_sum")).unwrap();
+    assert!(seconds > 0.0 && seconds / acked < 10.0, "{metrics}");
+    assert!(sample(&metrics, &format!("{prefix}_lag_milliseconds")).is_some());
+    // Every metric carries the source id.
+    assert!(
+        metrics.contains(&format!("source=\"{}\"", s.source)),
+        "{metrics}"
     );
     connector.terminate();
     s.finish().await;

@@ -81,6 +81,77 @@ fn wait_for_log(log: &Path, needle: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Cumulative bucket counts `(upper bound, count)` of the connector's commit-to-acknowledgement
+/// histogram, from its `/metrics` endpoint.
+async fn commit_to_ack_buckets(address: &str) -> anyhow::Result<Vec<(f64, u64)>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    let mut buckets = Vec::new();
+    for line in body.lines() {
+        let Some(rest) =
+            line.strip_prefix("lienthong_source_postgres_commit_to_ack_seconds_bucket{")
+        else {
+            continue;
+        };
+        let le = rest
+            .split("le=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .context("bucket without le")?;
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        let count: u64 = line
+            .rsplit(' ')
+            .next()
+            .context("bucket without count")?
+            .parse()?;
+        buckets.push((bound, count));
+    }
+    anyhow::ensure!(
+        !buckets.is_empty(),
+        "no commit-to-ack histogram in /metrics"
+    );
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(buckets)
+}
+
+/// The `q` quantile of a cumulative histogram, interpolated linearly inside its bucket (as
+/// Prometheus' `histogram_quantile` does).
+fn histogram_quantile(buckets: &[(f64, u64)], q: f64) -> f64 {
+    let Some(&(_, total)) = buckets.last() else {
+        return f64::NAN;
+    };
+    if total == 0 {
+        return f64::NAN;
+    }
+    let rank = q * total as f64;
+    let mut lower = (0.0, 0u64);
+    for &(bound, count) in buckets {
+        if count as f64 >= rank {
+            if bound.is_infinite() {
+                return lower.0;
+            }
+            let inside = (count - lower.1) as f64;
+            let fraction = if inside > 0.0 {
+                (rank - lower.1 as f64) / inside
+            } else {
+                0.0
+            };
+            return lower.0 + (bound - lower.0) * fraction;
+        }
+        lower = (bound, count);
+    }
+    lower.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -102,12 +173,16 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let recv_slot = format!("lt_test_recv_{tag}");
     let publication = format!("lt_bench_{tag}");
     let config = work.join("lienthong.toml");
+    let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     std::fs::write(
         &config,
         format!(
             r#"
 [health]
-enabled = false
+enabled = true
+listen = "127.0.0.1:{health_port}"
 [kafka]
 bootstrap_servers = "{broker}"
 [kafka.topics.default]
@@ -123,7 +198,7 @@ slot = "{slot}"
 publication = "{publication}"
 tables = ["public.nhat_ky"]
 max_in_flight = 100000
-status_interval_ms = 1000
+status_interval_ms = 100
 spill_dir = "{spill}"
 [source_postgres.bench.snapshot]
 mode = "never"
@@ -133,6 +208,7 @@ mode = "never"
             spill = work.join("spill").display(),
         ),
     )?;
+    let metrics_url = format!("127.0.0.1:{health_port}");
     let log = work.join("connector.log");
     let topic = "cdc.bench.public.nhat_ky";
 
@@ -148,9 +224,21 @@ mode = "never"
 
     println!("writing a backlog of {} rows...", args.rows);
     let mut id = 0;
+    // A WAL position inside the last transaction: once the slot's confirmed position passes
+    // it, the connector has had every event of the backlog acknowledged by the broker.
+    let mut inside_last = String::new();
     while id < args.rows {
         let to = (id + args.rows_per_transaction).min(args.rows);
-        sqlx::query(&insert_sql(id, to)).execute(&mut conn).await?;
+        if to == args.rows {
+            let mut tx = sqlx::Connection::begin(&mut conn).await?;
+            sqlx::query(&insert_sql(id, to)).execute(&mut *tx).await?;
+            inside_last = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        } else {
+            sqlx::query(&insert_sql(id, to)).execute(&mut conn).await?;
+        }
         id = to;
     }
     let end_lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
@@ -184,28 +272,44 @@ mode = "never"
     anyhow::ensure!(status.success(), "pg_recvlogical failed: {status}");
 
     println!("draining the backlog through the connector...");
-    // Counted by a consumer reading along, not by the topic's end offset: tansu 0.6.0 reports
-    // an end offset short of the newest batch.
-    let mut reader = TopicReader::on(&broker.address(), topic).await;
+    // Timed by the slot: the connector confirms a position only after the broker acknowledged
+    // every event before it, and reports it every 100 ms. The events are counted afterwards by
+    // a consumer (tansu 0.6.0 reports end offsets short of the newest batch), outside the clock.
     let drain_started = Instant::now();
     let connector = Connector::start(&args.lienthong, &config, &log)?;
-    let mut first_event = None;
     let mut last_report = Instant::now();
-    while (reader.records.len() as i64) < args.rows {
-        let want = reader.records.len() + 1;
-        reader
-            .read_until(Duration::from_secs(300), |r| r.len() >= want)
-            .await;
-        if first_event.is_none() {
-            first_event = Some(drain_started.elapsed());
+    loop {
+        let passed: Option<bool> = sqlx::query_scalar(
+            "SELECT confirmed_flush_lsn > $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
+        )
+        .bind(&slot)
+        .bind(&inside_last)
+        .fetch_optional(&mut conn)
+        .await?
+        .flatten();
+        if passed == Some(true) {
+            break;
+        }
+        if drain_started.elapsed() > Duration::from_secs(600) {
+            bail!("the backlog was not drained within 600 s");
         }
         if last_report.elapsed() > Duration::from_secs(5) {
-            println!("  {} events read", reader.records.len());
+            println!("  {:.0} s", drain_started.elapsed().as_secs_f64());
             last_report = Instant::now();
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drain_seconds = drain_started.elapsed().as_secs_f64();
-    let startup = first_event.unwrap_or_default().as_secs_f64();
+    let mut reader = TopicReader::on(&broker.address(), topic).await;
+    reader
+        .read_until(Duration::from_secs(300), |r| r.len() as i64 >= args.rows)
+        .await;
+    anyhow::ensure!(
+        reader.records.len() as i64 == args.rows,
+        "{} events in the topic, {} expected",
+        reader.records.len(),
+        args.rows
+    );
     let admin = TopicAdmin::new(&kafka)?;
 
     // Event sizes, for the producer ceiling.
@@ -256,6 +360,7 @@ mode = "never"
     anyhow::ensure!(failures == 0, "{failures} raw records failed");
 
     println!("steady-state latency at {} rows/s...", args.steady_rate);
+    let acks_before = commit_to_ack_buckets(&metrics_url).await?;
     let mut latencies = Vec::new();
     let steady_from = args.rows;
     let steady_rows = (args.steady_rate * args.steady_seconds) as i64;
@@ -311,8 +416,15 @@ mode = "never"
         scanned = reader.records.len();
     }
     writer.await??;
+    let acks_after = commit_to_ack_buckets(&metrics_url).await?;
     connector.stop();
     latencies.sort_by(|a, b| a.total_cmp(b));
+    let acks: Vec<(f64, u64)> = acks_after
+        .iter()
+        .zip(&acks_before)
+        .map(|((le, after), (_, before))| (*le, after - before))
+        .collect();
+    let transactions = acks.last().map_or(0, |(_, n)| *n);
 
     let events_per_s = args.rows as f64 / drain_seconds;
     let raw_per_s = args.rows as f64 / raw_seconds;
@@ -320,7 +432,7 @@ mode = "never"
     report.section(
         "PostgreSQL connector",
         &format!(
-            "A backlog of {rows} inserts in {txs} transactions (six columns: int8, text, date, numeric, timestamptz, text) waits in the slot; then `lienthong source-postgres` (release build) starts and drains it into the broker. The time runs from process start until a consumer reading along has received every event, so it includes start-up ({startup:.1} s to the first event) and the consumer. Each event is a protobuf `ChangeEvent` of {payload_len} bytes with a {key_len}-byte key and five headers. Beside it, in the same run: the raw producer ceiling (the same producer settings, records of the same sizes, no database) and PostgreSQL's own logical decoding of the same backlog (`pg_recvlogical` with pgoutput writing to a file). Then rows are inserted at a fixed rate while the connector runs, and each event's latency is measured from the source commit to a consumer receiving it (so it includes the consumer's fetch).",
+            "A backlog of {rows} inserts in {txs} transactions (six columns: int8, text, date, numeric, timestamptz, text) waits in the slot; then `lienthong source-postgres` (release build) starts and drains it into the broker. The time runs from process start (so it includes start-up) until the slot's confirmed position passes the last transaction: the connector confirms a position only after the broker acknowledged every event before it. A consumer then checks that the topic holds every event. Each event is a protobuf `ChangeEvent` of {payload_len} bytes with a {key_len}-byte key and five headers. Beside it, in the same run: the raw producer ceiling (the same producer settings, records of the same sizes, no database) and PostgreSQL's own logical decoding of the same backlog (`pg_recvlogical` with pgoutput writing to a file). Then rows are inserted at a fixed rate while the connector runs: the connector's own histogram gives each transaction's time from the source commit to the broker's acknowledgement of its last event, and a consumer reading along gives each event's time from the commit to its receipt (which adds the consumer's fetch wait).",
             rows = args.rows,
             txs = args.rows / args.rows_per_transaction,
         ),
@@ -339,6 +451,19 @@ mode = "never"
                 "PostgreSQL logical decoding (pg_recvlogical)".into(),
                 per_second(args.rows as f64, recv_seconds),
                 format!("connector / pg_recvlogical = {:.2}", events_per_s / recv_per_s),
+            ],
+            [
+                format!("commit → broker acknowledgement p50 at {} rows/s", args.steady_rate),
+                format!("{:.1} ms", histogram_quantile(&acks, 0.50) * 1e3),
+                format!(
+                    "{transactions} transactions over {} s (the connector's histogram)",
+                    args.steady_seconds
+                ),
+            ],
+            [
+                format!("commit → broker acknowledgement p99 at {} rows/s", args.steady_rate),
+                format!("{:.1} ms", histogram_quantile(&acks, 0.99) * 1e3),
+                String::new(),
             ],
             [
                 format!("commit → consumer latency p50 at {} rows/s", args.steady_rate),
@@ -362,4 +487,19 @@ mode = "never"
     db.drop_with_slot(&slot).await;
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::histogram_quantile;
+
+    #[test]
+    fn quantiles_interpolate_inside_their_bucket() {
+        // 10 observations ≤ 0.01 s, 10 more ≤ 0.02 s, none beyond.
+        let buckets = [(0.01, 10), (0.02, 20), (0.05, 20), (f64::INFINITY, 20)];
+        assert!((histogram_quantile(&buckets, 0.5) - 0.01).abs() < 1e-12);
+        assert!((histogram_quantile(&buckets, 0.75) - 0.015).abs() < 1e-12);
+        assert!((histogram_quantile(&buckets, 0.25) - 0.005).abs() < 1e-12);
+        assert!(histogram_quantile(&[(0.01, 0), (f64::INFINITY, 0)], 0.5).is_nan());
+    }
 }

@@ -35,8 +35,9 @@ use crate::spill::Spill;
 pub enum AckItem {
     /// An event handed to the producer.
     Record(PendingDelivery),
-    /// Every item before this closes the transaction committed at this end LSN.
-    Commit(Lsn),
+    /// Every item before this closes the transaction committed at `end_lsn`, at
+    /// `commit_time_us` (PostgreSQL epoch; 0 when unknown).
+    Commit { end_lsn: Lsn, commit_time_us: i64 },
     /// Every item before this completes a snapshot chunk.
     ChunkPublished(oneshot::Sender<()>),
 }
@@ -49,6 +50,8 @@ pub enum AckItem {
 pub struct Acker {
     pub items: mpsc::Receiver<AckItem>,
     pub confirmed: watch::Sender<Lsn>,
+    /// Where commit-to-acknowledgement times are recorded.
+    pub commit_to_ack: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Acker {
@@ -58,14 +61,22 @@ impl Acker {
                 AckItem::Record(delivery) => {
                     delivery.acknowledged().await?;
                 }
-                AckItem::Commit(lsn) => {
+                AckItem::Commit {
+                    end_lsn,
+                    commit_time_us,
+                } => {
                     self.confirmed.send_if_modified(|c| {
-                        let advance = lsn > *c;
+                        let advance = end_lsn > *c;
                         if advance {
-                            *c = lsn;
+                            *c = end_lsn;
                         }
                         advance
                     });
+                    if commit_time_us != 0 {
+                        let commit_unix_us = commit_time_us + crate::walsender::PG_EPOCH_OFFSET_US;
+                        let lag_us = unix_now_us() - commit_unix_us;
+                        self.commit_to_ack.observe(lag_us.max(0) as f64 / 1e6);
+                    }
                 }
                 AckItem::ChunkPublished(done) => {
                     let _ = done.send(());
@@ -112,7 +123,7 @@ struct Transaction {
 /// transaction.
 #[derive(Debug)]
 struct Held {
-    topic: String,
+    table: Arc<CapturedTable>,
     key: Option<Vec<u8>>,
     event: ChangeEvent,
     idempotency_key: String,
@@ -143,7 +154,7 @@ pub struct StreamProcessor<K: KeyLookup> {
     keys: K,
     versions: SchemaVersions,
     metrics: SourceMetrics,
-    tables: HashMap<u32, CapturedTable>,
+    tables: HashMap<u32, Arc<CapturedTable>>,
     transaction: Option<Transaction>,
     held: Option<Held>,
     streaming_xid: Option<Xid>,
@@ -227,7 +238,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
                 &pk,
                 version,
             );
-            processor.tables.insert(relation.oid, table);
+            processor.tables.insert(relation.oid, Arc::new(table));
         }
         processor
     }
@@ -274,11 +285,21 @@ impl<K: KeyLookup> StreamProcessor<K> {
             }
             let spill = match self.spills.entry(xid) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Spill::create(&self.spill_dir, xid)?)
-                }
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(Spill::new(
+                    &self.spill_dir,
+                    xid,
+                    self.config.spill_memory_bytes,
+                )),
             };
+            let was_on_disk = spill.on_disk();
             spill.append(wal_start, data)?;
+            if spill.on_disk() && !was_on_disk {
+                tracing::info!(
+                    xid,
+                    records = spill.records,
+                    "streamed transaction moved to disk"
+                );
+            }
             return Ok(());
         }
         self.apply(wal_start, message).await
@@ -393,7 +414,10 @@ impl<K: KeyLookup> StreamProcessor<K> {
 
     async fn commit(&mut self, end_lsn: Lsn, commit_time_us: i64) -> Result<(), CaptureError> {
         self.acks
-            .send(AckItem::Commit(end_lsn))
+            .send(AckItem::Commit {
+                end_lsn,
+                commit_time_us,
+            })
             .await
             .map_err(|_| CaptureError::AckerStopped)?;
         let commit_unix_ms = (commit_time_us + crate::walsender::PG_EPOCH_OFFSET_US) / 1000;
@@ -421,7 +445,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
             .await?;
         let table =
             CapturedTable::from_relation(relation, &self.config, &self.source_id, &pk, version);
-        self.tables.insert(relation.oid, table);
+        self.tables.insert(relation.oid, Arc::new(table));
         Ok(())
     }
 
@@ -496,11 +520,12 @@ impl<K: KeyLookup> StreamProcessor<K> {
             commit_time: Some(pgoutput::postgres_time_to_timestamp(commit_time_us)),
             capture_time: Some(now_timestamp()),
             schema_version: table.schema_version,
-            table_schema: table.table_schema(),
+            // Appended by `CapturedTable::encode_event`.
+            table_schema: Vec::new(),
             last_in_transaction: false,
         };
         let held = Held {
-            topic: table.topic.clone(),
+            table: table.clone(),
             key: Some(key.encode_to_vec()),
             event,
             idempotency_key,
@@ -535,11 +560,10 @@ impl<K: KeyLookup> StreamProcessor<K> {
             commit_time: Some(pgoutput::postgres_time_to_timestamp(commit_time_us)),
             capture_time: Some(now_timestamp()),
             schema_version: table.schema_version,
-            table_schema: table.table_schema(),
             ..ChangeEvent::default()
         };
         let held = Held {
-            topic: table.topic.clone(),
+            table: table.clone(),
             key: None,
             event,
             idempotency_key: format!("{}:{commit_lsn:016X}:{sequence}", self.source_id),
@@ -567,6 +591,41 @@ impl<K: KeyLookup> StreamProcessor<K> {
             return Ok(());
         };
         self.release_held(false).await?;
+        self.publish_chunk(chunk, &table_name, &changed, None).await
+    }
+
+    /// Publishes the rows of a chunk read from the exported snapshot of the slot's creation,
+    /// before streaming starts: every row is older than every change the stream will carry.
+    /// `chunk.published` fires once the broker acknowledged them all.
+    pub async fn publish_exported_chunk(
+        &mut self,
+        chunk: Chunk,
+        consistent_point: Lsn,
+    ) -> Result<(), CaptureError> {
+        let table_name = chunk.table.clone();
+        self.publish_chunk(chunk, &table_name, &HashSet::new(), Some(consistent_point))
+            .await
+    }
+
+    /// Publishes a chunk's rows as READ events, except those whose key is in `changed` (their
+    /// change events are newer than the chunk).
+    async fn publish_chunk(
+        &mut self,
+        chunk: Chunk,
+        table_name: &str,
+        changed: &HashSet<String>,
+        consistent_point: Option<Lsn>,
+    ) -> Result<(), CaptureError> {
+        let consistent_with = consistent_point.map(|lsn| {
+            Box::new(SourcePosition {
+                kind: Some(source_position::Kind::Postgres(PostgresPosition {
+                    commit_lsn: lsn,
+                    lsn,
+                    sequence: 0,
+                    xid: 0,
+                })),
+            })
+        });
         let table = self
             .tables
             .values()
@@ -590,7 +649,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
                 snapshot_id: chunk.snapshot_id.clone(),
                 chunk: chunk.number,
                 row_index: row_index as u64,
-                consistent_with: None,
+                consistent_with: consistent_with.clone(),
             };
             let built = table
                 .key_of(&tuple, masker.as_ref())
@@ -630,7 +689,6 @@ impl<K: KeyLookup> StreamProcessor<K> {
                 commit_time: Some(now_timestamp()),
                 capture_time: Some(now_timestamp()),
                 schema_version: table.schema_version,
-                table_schema: table.table_schema(),
                 last_in_transaction: true,
                 ..ChangeEvent::default()
             };
@@ -639,7 +697,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
                 chunk.snapshot_id, chunk.number
             );
             self.publish(Held {
-                topic: table.topic.clone(),
+                table: table.clone(),
                 key: Some(record_key.encode_to_vec()),
                 event,
                 idempotency_key,
@@ -693,7 +751,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
     }
 
     async fn publish(&mut self, held: Held) -> Result<(), CaptureError> {
-        let payload = held.event.encode_to_vec();
+        let payload = held.table.encode_event(&held.event);
         let headers = RecordHeaders::with_idempotency_key(held.idempotency_key.clone())
             .source_position(held.position_text.clone())
             .schema_version(held.event.schema_version.to_string())
@@ -701,7 +759,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
         let delivery = self
             .producer
             .enqueue(OutboundRecord {
-                topic: &held.topic,
+                topic: &held.table.topic,
                 key: held.key.as_deref(),
                 payload: Some(&payload),
                 headers,
@@ -715,7 +773,7 @@ impl<K: KeyLookup> StreamProcessor<K> {
             let delivery = self
                 .producer
                 .enqueue(OutboundRecord {
-                    topic: &held.topic,
+                    topic: &held.table.topic,
                     key: held.key.as_deref(),
                     payload: None,
                     headers: RecordHeaders::with_idempotency_key(format!(
@@ -783,6 +841,13 @@ fn message_xid(message: &LogicalMessage) -> Option<Xid> {
         LogicalMessage::Type(m) => m.xid,
         _ => None,
     }
+}
+
+fn unix_now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_micros() as i64
 }
 
 fn now_timestamp() -> prost_types::Timestamp {

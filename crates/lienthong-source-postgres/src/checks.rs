@@ -181,8 +181,48 @@ async fn sql_checks(
             .bind(&config.publication)
             .fetch_one(&mut *conn)
             .await?;
+    let mut missing = Vec::new();
+    if publication_exists {
+        let all_tables: bool =
+            sqlx::query_scalar("SELECT puballtables FROM pg_publication WHERE pubname = $1")
+                .bind(&config.publication)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !all_tables {
+            let published: Vec<String> = sqlx::query_scalar(
+                "SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            )
+            .bind(&config.publication)
+            .fetch_all(&mut *conn)
+            .await?;
+            missing = tables
+                .iter()
+                .filter(|t| !published.contains(&t.dotted()))
+                .collect();
+        }
+    }
     checks.push(match (publication_exists, config.create_publication) {
-        (true, _) => Check::pass("publication", format!("{} exists", config.publication)),
+        (true, _) if missing.is_empty() => {
+            Check::pass("publication", format!("{} exists", config.publication))
+        }
+        (true, true) => Check::pass(
+            "publication",
+            format!(
+                "{} exists; the connector will add {}",
+                config.publication,
+                missing.iter().map(|t| t.dotted()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        (true, false) => Check::fail(
+            "publication",
+            format!(
+                "{} lacks {} and create_publication is false: ALTER PUBLICATION {} ADD TABLE {}",
+                config.publication,
+                missing.iter().map(|t| t.dotted()).collect::<Vec<_>>().join(", "),
+                crate::walsender::quote_ident(&config.publication),
+                missing.iter().map(|t| t.quoted()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
         (false, true) => {
             let can_create: bool = sqlx::query_scalar(
                 "SELECT has_database_privilege(current_database(), 'CREATE')",

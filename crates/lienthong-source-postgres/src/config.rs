@@ -54,6 +54,11 @@ pub struct PostgresSourceConfig {
     /// is bounded by disk, not memory.
     #[serde(default = "default_spill_dir")]
     pub spill_dir: PathBuf,
+    /// Bytes of a streamed transaction kept in memory before it moves to `spill_dir`. Memory
+    /// for in-progress transactions is at most this times the transactions the server streams
+    /// at once (it streams the largest when its own `logical_decoding_work_mem` is full).
+    #[serde(default = "default_spill_memory_bytes")]
+    pub spill_memory_bytes: usize,
     /// Topic prefix of change events.
     #[serde(default = "default_topic_prefix")]
     pub topic_prefix: String,
@@ -70,6 +75,9 @@ fn default_status_ms() -> u64 {
 }
 fn default_max_in_flight() -> usize {
     20_000
+}
+fn default_spill_memory_bytes() -> usize {
+    8 * 1024 * 1024
 }
 fn default_spill_dir() -> PathBuf {
     PathBuf::from(".lienthong/spill")

@@ -15,7 +15,7 @@ use lienthong_runtime::metrics::KafkaMetrics;
 use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::{Metrics, Shutdown};
 use sqlx::PgConnection;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::capture::{Acker, CaptureError, KeyLookup, ProcessorParts, StreamProcessor};
 use crate::catalog::{self, MESSAGE_PREFIX_HEARTBEAT, TableInfo};
@@ -23,7 +23,7 @@ use crate::config::{PostgresSourceConfig, SnapshotMode};
 use crate::metrics::SourceMetrics;
 use crate::pgoutput::{Lsn, lsn_to_string};
 use crate::schema_versions::SchemaVersions;
-use crate::snapshot::{self, SnapshotState};
+use crate::snapshot::{self, Chunk, ExportedSnapshot, SnapshotError, SnapshotState};
 use crate::walsender::{ConnectOptions, ReplicationConnection, ServerFrame, WalSenderError};
 
 /// The stage name in dead-letter topics and metrics.
@@ -233,7 +233,10 @@ impl PostgresSource {
         let options = ConnectOptions::from_url(url, &format!("lienthong-{}", self.source_id))?;
         let mut replication = ReplicationConnection::connect(&options).await?;
         let snapshot_key = self.state_key("snapshot");
-        let pending_snapshot = match catalog::slot_info(&mut sql, &self.config.slot).await? {
+        // The initial snapshot reads the slot's exported snapshot when this run creates the
+        // slot; one resumed after a crash continues with watermarks while streaming.
+        let mut exported: Option<(ExportedSnapshot, Lsn)> = None;
+        let mut pending_snapshot = match catalog::slot_info(&mut sql, &self.config.slot).await? {
             None => {
                 // Save the snapshot plan before the slot exists: a crash in between must not
                 // leave a slot without its snapshot.
@@ -242,8 +245,20 @@ impl PostgresSource {
                 if let Some(plan) = &plan {
                     snapshot::save(&state, &snapshot_key, plan).await?;
                 }
-                let slot = replication.create_slot(&self.config.slot, false).await?;
+                let slot = replication
+                    .create_slot(&self.config.slot, plan.is_some())
+                    .await?;
                 tracing::info!(source = %self.source_id, slot = %slot.name, consistent_point = %lsn_to_string(slot.consistent_point), "replication slot created");
+                if let Some(name) = &slot.snapshot_name {
+                    // Imported before the replication connection's next command ends it.
+                    let reader = ExportedSnapshot::import(catalog::connect(url).await?, name)
+                        .await
+                        .map_err(|source| SnapshotError::Sql {
+                            table: "(importing the exported snapshot)".into(),
+                            source,
+                        })?;
+                    exported = Some((reader, slot.consistent_point));
+                }
                 plan
             }
             Some(slot) => {
@@ -286,17 +301,13 @@ impl PostgresSource {
         let spill_dir = self.config.spill_dir.join(&self.source_id);
         crate::spill::clear(&spill_dir).map_err(CaptureError::Spill)?;
 
-        let mut stream = replication
-            .start_replication(&self.config.slot, 0, &self.config.publication)
-            .await?;
-        tracing::info!(source = %self.source_id, slot = %self.config.slot, "streaming changes");
-
         let (ack_tx, ack_rx) = mpsc::channel(self.config.max_in_flight);
         let (confirmed_tx, mut confirmed_rx) = watch::channel::<Lsn>(0);
         let mut acker = tokio::spawn(
             Acker {
                 items: ack_rx,
                 confirmed: confirmed_tx,
+                commit_to_ack: self.metrics.commit_to_ack.clone(),
             }
             .run(),
         );
@@ -318,12 +329,6 @@ impl PostgresSource {
                 snapshot_key.clone(),
             ))
         };
-        let mut snapshot_task = match pending_snapshot {
-            Some(plan) => Some(spawn_snapshot(plan, catalog::connect(url).await?)),
-            None => None,
-        };
-        let heartbeat = self.spawn_heartbeat(url).await;
-
         let dlq = DeadLetterQueue::new(STAGE, producer.clone(), self.kafka_metrics.clone());
         let mut processor = StreamProcessor::new(ProcessorParts {
             source_id: self.source_id.clone(),
@@ -340,6 +345,50 @@ impl PostgresSource {
         });
         let mut schemas_dirty = processor.take_versions_dirty();
         self.readiness.ready();
+
+        if let Some((reader, consistent_point)) = exported.take()
+            && let Some(plan) = pending_snapshot.take()
+        {
+            let outcome = self
+                .exported_snapshot(
+                    reader,
+                    plan,
+                    consistent_point,
+                    &infos,
+                    &mut processor,
+                    (&state, &snapshot_key),
+                    shutdown,
+                )
+                .await;
+            match outcome {
+                Ok(true) => {}
+                Ok(false) => {
+                    drop(processor);
+                    let _ = tokio::time::timeout(Duration::from_secs(30), &mut acker).await;
+                    tracing::info!(source = %self.source_id, "connector stopped during the initial snapshot; it resumes on restart");
+                    return Ok(());
+                }
+                Err(e) => {
+                    acker.abort();
+                    return Err(match e {
+                        SourceError::Capture(CaptureError::AckerStopped) => {
+                            acker_error(&mut acker).await
+                        }
+                        other => other,
+                    });
+                }
+            }
+        }
+
+        let mut stream = replication
+            .start_replication(&self.config.slot, 0, &self.config.publication)
+            .await?;
+        tracing::info!(source = %self.source_id, slot = %self.config.slot, "streaming changes");
+        let mut snapshot_task = match pending_snapshot {
+            Some(plan) => Some(spawn_snapshot(plan, catalog::connect(url).await?)),
+            None => None,
+        };
+        let heartbeat = self.spawn_heartbeat(url).await;
 
         let mut received: Lsn = 0;
         let mut status =
@@ -441,6 +490,69 @@ impl PostgresSource {
         }
         acker.abort();
         result
+    }
+
+    /// Reads every table of `plan` from the slot's exported snapshot and publishes it before
+    /// streaming starts, saving progress after each acknowledged chunk. Returns `false` when
+    /// shutdown interrupted it (the saved progress resumes with watermarks on restart).
+    #[allow(clippy::too_many_arguments)]
+    async fn exported_snapshot<K: KeyLookup>(
+        &self,
+        mut reader: ExportedSnapshot,
+        mut plan: SnapshotState,
+        consistent_point: Lsn,
+        infos: &[TableInfo],
+        processor: &mut StreamProcessor<K>,
+        (state, key): (&StateStore, &str),
+        shutdown: &Shutdown,
+    ) -> Result<bool, SourceError> {
+        let chunk_size = self.config.snapshot.chunk_size;
+        tracing::info!(source = %self.source_id, consistent_point = %lsn_to_string(consistent_point), tables = plan.tables.len(), "initial snapshot from the slot's exported snapshot");
+        for index in 0..plan.tables.len() {
+            let name = plan.tables[index].table.clone();
+            let Some(info) = infos.iter().find(|i| i.table.dotted() == name) else {
+                plan.tables[index].done = true;
+                continue;
+            };
+            tracing::info!(table = %name, estimated_rows = info.estimated_rows, "snapshot of table starting");
+            while !plan.tables[index].done {
+                if shutdown.is_triggered() {
+                    return Ok(false);
+                }
+                let after = plan.tables[index].last_key.clone();
+                let rows = reader
+                    .read_chunk(info, after.as_deref(), chunk_size)
+                    .await
+                    .map_err(|source| SnapshotError::Sql {
+                        table: name.clone(),
+                        source,
+                    })?;
+                let read = rows.len();
+                let last_key = rows.last().map(|r| snapshot::key_text(info, r));
+                let (published, acknowledged) = oneshot::channel();
+                let chunk = Chunk {
+                    id: format!("exported:{}", plan.id),
+                    snapshot_id: plan.id.clone(),
+                    table: name.clone(),
+                    number: plan.tables[index].chunks,
+                    rows,
+                    published,
+                };
+                processor
+                    .publish_exported_chunk(chunk, consistent_point)
+                    .await?;
+                acknowledged.await.map_err(|_| CaptureError::AckerStopped)?;
+                plan.tables[index].record_chunk(read, last_key, chunk_size, info.estimated_rows);
+                snapshot::save(state, key, &plan).await?;
+            }
+        }
+        let rows: u64 = plan.tables.iter().map(|t| t.rows).sum();
+        tracing::info!(source = %self.source_id, rows, "snapshot complete");
+        // Releasing the snapshot early only helps vacuum; a failure here loses nothing.
+        if let Err(e) = reader.finish().await {
+            tracing::warn!(source = %self.source_id, error = %e, "ending the snapshot transaction failed");
+        }
+        Ok(true)
     }
 
     async fn spawn_heartbeat(&self, url: &str) -> tokio::task::JoinHandle<()> {

@@ -1,7 +1,10 @@
 //! Turning decoded pgoutput tuples into change events: column filters, masking of personal
 //! data, keys, schema versions. Pure: no I/O.
 
-use lienthong_proto::v1::{ChangeKey, Column, ColumnSchema, Row, Value, value};
+use std::sync::Arc;
+
+use lienthong_proto::v1::{ChangeEvent, ChangeKey, Column, ColumnSchema, Row, Value, value};
+use prost::Message as _;
 use sha2::{Digest, Sha256};
 
 use crate::config::{MaskKind, PostgresSourceConfig, pattern_matches};
@@ -31,6 +34,9 @@ pub struct CapturedTable {
     /// Indexes into `columns` of the key, in key order.
     pub key: Vec<usize>,
     pub schema_version: u32,
+    /// [`Self::table_schema`] encoded as `ChangeEvent.table_schema` fields, once per table
+    /// version rather than once per event (see [`Self::encode_event`]).
+    encoded_schema: Arc<[u8]>,
 }
 
 /// Why a row could not be turned into an event. The row is dead-lettered with this reason.
@@ -134,7 +140,7 @@ impl CapturedTable {
                 .filter_map(|k| columns.iter().position(|c| &c.name == k))
                 .collect()
         };
-        Self {
+        let mut table = Self {
             relation_oid: relation.oid,
             topic: format!(
                 "{}.{source_id}.{}.{}",
@@ -145,7 +151,29 @@ impl CapturedTable {
             columns,
             key,
             schema_version,
+            encoded_schema: Arc::from(Vec::new()),
+        };
+        table.encoded_schema = ChangeEvent {
+            table_schema: table.table_schema(),
+            ..ChangeEvent::default()
         }
+        .encode_to_vec()
+        .into();
+        table
+    }
+
+    /// Encodes `event` (whose `table_schema` is left empty) with this table's schema.
+    ///
+    /// Protobuf decoders merge the fields of concatenated messages, appending repeated ones, so
+    /// the event's bytes followed by the cached `table_schema` fields decode exactly as an event
+    /// built with `table_schema` set — without rebuilding and re-encoding the column list for
+    /// every event.
+    pub fn encode_event(&self, event: &ChangeEvent) -> Vec<u8> {
+        debug_assert!(event.table_schema.is_empty());
+        let mut bytes = Vec::with_capacity(event.encoded_len() + self.encoded_schema.len());
+        event.encode_raw(&mut bytes);
+        bytes.extend_from_slice(&self.encoded_schema);
+        bytes
     }
 
     /// The published columns' definitions.
@@ -294,6 +322,7 @@ mod tests {
             status_interval_ms: 1000,
             max_in_flight: 10,
             spill_dir: ".".into(),
+            spill_memory_bytes: 1 << 20,
             topic_prefix: "cdc".into(),
         }
     }
@@ -361,6 +390,42 @@ mod tests {
         );
         let key_only = table.row(&tuple, Some(&masker), true).unwrap();
         assert_eq!(key_only.columns.len(), 1);
+    }
+
+    #[test]
+    fn events_decode_with_the_cached_schema() {
+        let table = CapturedTable::from_relation(&relation(), &config(), "csdl", &[], 3);
+        let event = ChangeEvent {
+            source_id: "csdl".into(),
+            table: "can_bo".into(),
+            schema_version: 3,
+            after: Some(
+                table
+                    .row(
+                        &Tuple(vec![
+                            text("7"),
+                            text("Nguyễn Văn A"),
+                            TupleValue::Null,
+                            text("0912345678"),
+                            text("secret"),
+                        ]),
+                        None,
+                        false,
+                    )
+                    .unwrap(),
+            ),
+            ..ChangeEvent::default()
+        };
+        let decoded = ChangeEvent::decode(table.encode_event(&event).as_slice()).unwrap();
+        assert_eq!(decoded.table_schema, table.table_schema());
+        assert!(!decoded.table_schema.is_empty());
+        assert_eq!(
+            ChangeEvent {
+                table_schema: Vec::new(),
+                ..decoded
+            },
+            event
+        );
     }
 
     #[test]

@@ -3,8 +3,15 @@
 use lienthong_runtime::Metrics;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 
-#[derive(Debug, Clone, Default)]
+/// Upper bounds (seconds) of the commit-to-acknowledgement histogram.
+pub const COMMIT_TO_ACK_BUCKETS: [f64; 18] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0,
+    5.0, 10.0,
+];
+
+#[derive(Debug, Clone)]
 pub struct SourceMetrics {
     pub events: Counter,
     pub snapshot_rows: Counter,
@@ -15,6 +22,23 @@ pub struct SourceMetrics {
     pub slot_lag_bytes: Gauge,
     /// The confirmed position, as a number (LSN).
     pub confirmed_lsn: Gauge,
+    /// Seconds from a transaction's commit in the source to the broker's acknowledgement of its
+    /// last event: the connector's end-to-end lag, per transaction.
+    pub commit_to_ack: Histogram,
+}
+
+impl Default for SourceMetrics {
+    fn default() -> Self {
+        Self {
+            events: Counter::default(),
+            snapshot_rows: Counter::default(),
+            dead_lettered: Counter::default(),
+            capture_lag_ms: Gauge::default(),
+            slot_lag_bytes: Gauge::default(),
+            confirmed_lsn: Gauge::default(),
+            commit_to_ack: Histogram::new(COMMIT_TO_ACK_BUCKETS),
+        }
+    }
 }
 
 impl SourceMetrics {
@@ -56,6 +80,12 @@ impl SourceMetrics {
             "Position confirmed to the server",
             label,
             m.confirmed_lsn.clone(),
+        );
+        metrics.register_labeled(
+            "source_postgres_commit_to_ack_seconds",
+            "Source commit to broker acknowledgement of the transaction's last event",
+            label,
+            m.commit_to_ack.clone(),
         );
         m
     }

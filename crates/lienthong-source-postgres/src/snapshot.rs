@@ -106,6 +106,83 @@ pub enum SnapshotError {
     StreamStopped,
 }
 
+/// The transaction that imported the snapshot a replication slot exported at its creation: it
+/// sees the database exactly as of the slot's consistent point, so rows read through it are
+/// older than every change the slot will stream, with no gap and no overlap.
+///
+/// The exported snapshot exists only until the replication connection runs its next command,
+/// and this transaction only while the connector runs: a snapshot interrupted by a crash
+/// resumes from its saved progress with the watermark method ([`run`]), which is consistent at
+/// any point of the stream.
+#[derive(Debug)]
+pub struct ExportedSnapshot {
+    conn: PgConnection,
+}
+
+impl ExportedSnapshot {
+    /// Opens a repeatable-read, read-only transaction on `conn` and imports `snapshot_name`.
+    pub async fn import(mut conn: PgConnection, snapshot_name: &str) -> Result<Self, sqlx::Error> {
+        use sqlx::Executor as _;
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        // The name comes from the server (e.g. `00000003-00000002-1`); quoted as a literal all
+        // the same.
+        let literal = snapshot_name.replace('\'', "''");
+        conn.execute(format!("SET TRANSACTION SNAPSHOT '{literal}'").as_str())
+            .await?;
+        Ok(Self { conn })
+    }
+
+    /// Reads the next chunk of `info` after `after`, in key order.
+    pub async fn read_chunk(
+        &mut self,
+        info: &TableInfo,
+        after: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
+        read_chunk(&mut self.conn, info, after, limit).await
+    }
+
+    /// Ends the transaction, releasing the snapshot (and what it holds back from vacuum).
+    pub async fn finish(mut self) -> Result<(), sqlx::Error> {
+        use sqlx::Executor as _;
+        self.conn.execute("COMMIT").await?;
+        Ok(())
+    }
+}
+
+impl TableProgress {
+    /// Records a chunk of `read` rows whose last key is `last_key`, logs progress, and says
+    /// whether the table is done (a short chunk is the last one).
+    pub fn record_chunk(
+        &mut self,
+        read: usize,
+        last_key: Option<Vec<String>>,
+        chunk_size: u32,
+        estimated_rows: i64,
+    ) -> bool {
+        self.rows += read as u64;
+        self.chunks += 1;
+        if last_key.is_some() {
+            self.last_key = last_key;
+        }
+        self.done = read < chunk_size as usize;
+        let percent = if estimated_rows > 0 {
+            (self.rows as f64 * 100.0 / estimated_rows as f64).min(100.0)
+        } else {
+            100.0
+        };
+        tracing::info!(
+            table = %self.table,
+            rows = self.rows,
+            percent = format!("{percent:.0}"),
+            done = self.done,
+            "snapshot progress"
+        );
+        self.done
+    }
+}
+
 /// Runs the snapshot to completion, saving progress after each published chunk.
 pub async fn run(
     mut conn: PgConnection,
@@ -170,26 +247,8 @@ pub async fn run(
                 .await
                 .map_err(|_| SnapshotError::StreamStopped)?;
 
-            let progress = &mut state.tables[index];
-            progress.rows += read as u64;
-            progress.chunks += 1;
-            if last_key.is_some() {
-                progress.last_key = last_key;
-            }
-            progress.done = read < chunk_size as usize;
-            let percent = if info.estimated_rows > 0 {
-                (progress.rows as f64 * 100.0 / info.estimated_rows as f64).min(100.0)
-            } else {
-                100.0
-            };
-            tracing::info!(
-                table = %name,
-                rows = progress.rows,
-                percent = format!("{percent:.0}"),
-                done = progress.done,
-                "snapshot progress"
-            );
-            let done = progress.done;
+            let done =
+                state.tables[index].record_chunk(read, last_key, chunk_size, info.estimated_rows);
             // Saved after every acknowledged chunk: a restart resumes after it.
             save(&store, &state_key, &state).await?;
             if done {
@@ -219,7 +278,8 @@ pub async fn load(store: &StateStore, key: &str) -> Result<Option<SnapshotState>
         .and_then(|b| serde_json::from_slice(&b).ok()))
 }
 
-fn key_text(info: &TableInfo, row: &[Option<String>]) -> Vec<String> {
+/// The key of a row read by a chunk query, as text in key order (what `last_key` stores).
+pub fn key_text(info: &TableInfo, row: &[Option<String>]) -> Vec<String> {
     info.primary_key
         .iter()
         .map(|k| {
