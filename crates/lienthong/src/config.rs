@@ -10,6 +10,7 @@ use lienthong_runtime::health::HealthConfig;
 use lienthong_runtime::kafka::KafkaConfig;
 use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::telemetry::TelemetryConfig;
+use lienthong_source_mysql::MysqlSourceConfig;
 use lienthong_source_postgres::PostgresSourceConfig;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,10 @@ pub struct LienthongConfig {
     /// PostgreSQL sources by source id (the id names their topics: `cdc.<id>.<schema>.<table>`).
     #[serde(default)]
     pub source_postgres: BTreeMap<String, PostgresSourceConfig>,
+    /// MariaDB/MySQL sources by source id (the id names their topics:
+    /// `cdc.<id>.<database>.<table>`).
+    #[serde(default)]
+    pub source_mysql: BTreeMap<String, MysqlSourceConfig>,
 }
 
 /// `[state]`: where connectors keep their durable state.
@@ -102,6 +107,56 @@ impl Validate for LienthongConfig {
                     format!(
                         "slot {} is also used by source_postgres.{other}: one slot per source",
                         source.slot
+                    ),
+                );
+            }
+            problems.nested(&at, source);
+        }
+        let mut server_ids = BTreeMap::new();
+        for (id, source) in &self.source_mysql {
+            let at = format!("source_mysql.{id}");
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(
+                    &at,
+                    "source ids use only letters, digits, '-' and '_' (they name topics)",
+                );
+            }
+            if self.source_postgres.contains_key(id) {
+                problems.push(
+                    &at,
+                    format!("source_postgres.{id} has the same id: source ids name topics and must be unique"),
+                );
+            }
+            match self.databases.get(&source.database) {
+                None => problems.push(
+                    format!("{at}.database"),
+                    format!(
+                        "names [databases.{}], which is not configured",
+                        source.database
+                    ),
+                ),
+                Some(db) if db.kind() != Some(lienthong_runtime::database::DatabaseKind::MySql) => {
+                    problems.push(
+                        format!("{at}.database"),
+                        format!(
+                            "[databases.{}] is not a mysql:// (or mariadb://) database",
+                            source.database
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+            // Two connectors registering with one server id take each other's binlog connection.
+            if let Some(other) = server_ids.insert((source.database.clone(), source.server_id), id)
+            {
+                problems.push(
+                    format!("{at}.server_id"),
+                    format!(
+                        "server_id {} is also used by source_mysql.{other} on the same database: one server id per connector",
+                        source.server_id
                     ),
                 );
             }

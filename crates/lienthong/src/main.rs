@@ -35,6 +35,11 @@ enum Command {
     /// `cdc.<source>.<schema>.<table>` topics: snapshot, then streaming, positions confirmed only
     /// after the broker acknowledged. Runs until SIGINT/SIGTERM.
     SourcePostgres(SourcePostgresArgs),
+    /// Capture changes from MariaDB/MySQL sources (row-based binlog, GTID positions) into
+    /// `cdc.<source>.<database>.<table>` topics: a consistent snapshot, then streaming from its
+    /// binlog position, positions saved only after the broker acknowledged. Runs until
+    /// SIGINT/SIGTERM.
+    SourceMysql(SourceMysqlArgs),
     /// Check the configuration and reach every dependency it names (Kafka cluster, databases)
     /// without moving any data. Exit status: 0 all good, 1 a dependency failed, 2 bad config.
     Validate {
@@ -60,6 +65,15 @@ struct SourcePostgresArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// Run only these source ids (default: every `[source_postgres.<id>]`).
+    #[arg(long = "source", value_name = "ID")]
+    sources: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SourceMysqlArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Run only these source ids (default: every `[source_mysql.<id>]`).
     #[arg(long = "source", value_name = "ID")]
     sources: Vec<String>,
 }
@@ -151,6 +165,9 @@ async fn run(cli: Cli) -> ExitCode {
                 .await
             }
         },
+        Command::SourceMysql(args) => {
+            commands::source_mysql::run(args.config.config.as_deref(), &args.sources).await
+        }
         Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
         Command::Config(ConfigCommand::Show { config }) => {
             commands::config::show(config.config.as_deref())

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod config;
 pub mod schema;
+pub mod source_mysql;
 pub mod source_postgres;
 pub mod topics;
 pub mod validate;
