@@ -2,9 +2,9 @@
 //!
 //! Every source database (25 of them, each with its own column names, formats and code lists)
 //! is described by a *mapping file*; onboarding a source is writing one, not code. This crate
-//! reads those files and applies them to change events, with no Kafka, no async and no clock:
-//! the `lienthong translate` service wraps it with consuming `cdc.*`, producing
-//! `canonical.<entity>.v1` and dead-lettering.
+//! reads those files and applies them to change events; every module but [`stage`] is pure (no
+//! Kafka, no async, no clock). [`stage`] is the `lienthong translate` service around it:
+//! consuming `cdc.*`, producing `canonical.<entity>.v1`, dead-lettering, reloading mappings.
 //!
 //! | module | job |
 //! |---|---|
@@ -15,6 +15,8 @@
 //! | [`date`] | calendar dates and Vietnamese date formats, partial dates included |
 //! | [`entity`] | the canonical entities as one enum |
 //! | [`record`] | the translation result, record ids |
+//! | [`trial`] | `lienthong mapping test`: a mapping tried on sample rows (JSON or CSV), no Kafka |
+//! | [`stage`] | the Kafka stage: offsets committed after acknowledgement, `dlq.translate`, reload |
 //!
 //! Vietnamese text rules (NFC, tone marks, TCVN3/VNI, names, ID numbers) come from
 //! `lienthong-vietnamese`.
@@ -44,6 +46,8 @@ pub mod mapping;
 pub mod quality;
 pub mod record;
 pub mod sample;
+pub mod stage;
+pub mod trial;
 
 pub use codelist::CodeLists;
 pub use entity::{CanonicalEntity, EntityKind};

@@ -195,6 +195,129 @@ pub fn change_event(
     }
 }
 
+/// A row made from arbitrary bytes, for fuzzing the mapping engine: each of `columns` gets a
+/// value whose kind (NULL, text in any script or a legacy encoding, integer, decimal, date that
+/// may be impossible, date-time, instant, bytes, array, JSON) and content the bytes choose; a few
+/// columns may be missing and an unknown one added. Every input gives a row; the same input
+/// gives the same row.
+pub fn arbitrary_row(columns: &[&str], data: &[u8]) -> Row {
+    let mut bytes = ByteSource(data);
+    let mut out = Vec::with_capacity(columns.len() + 1);
+    for name in columns {
+        let choice = bytes.byte();
+        if choice % 17 == 16 {
+            continue; // the column is missing
+        }
+        out.push(Column {
+            name: (*name).to_owned(),
+            value: Some(arbitrary_value(&mut bytes, choice, 0)),
+            source_type: String::new(),
+        });
+    }
+    if bytes.byte() % 5 == 4 {
+        out.push(Column {
+            name: bytes.text(),
+            value: Some(arbitrary_value(&mut bytes, 3, 0)),
+            source_type: String::new(),
+        });
+    }
+    Row { columns: out }
+}
+
+struct ByteSource<'a>(&'a [u8]);
+
+impl ByteSource<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.0.len());
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        head
+    }
+
+    fn int(&mut self) -> i64 {
+        let mut buf = [0u8; 8];
+        let taken = self.take(8);
+        buf[..taken.len()].copy_from_slice(taken);
+        i64::from_le_bytes(buf)
+    }
+
+    /// Text of up to 40 bytes: UTF-8 where the bytes are, Latin-1 (how legacy TCVN3/VNI text
+    /// arrives) where they are not.
+    fn text(&mut self) -> String {
+        let len = usize::from(self.byte() % 41);
+        let raw = self.take(len);
+        match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+        }
+    }
+}
+
+fn arbitrary_value(bytes: &mut ByteSource<'_>, choice: u8, depth: u8) -> Value {
+    let small = |b: &mut ByteSource<'_>| i32::from(b.byte()) - 20;
+    let kind = match choice % 16 {
+        0 => Kind::Null(true),
+        1..=4 => Kind::TextValue(bytes.text()),
+        // Digits, the shape most text columns of IDs, codes and dates have.
+        5 => Kind::TextValue(
+            (0..bytes.byte() % 14)
+                .map(|_| char::from(b'0' + bytes.byte() % 10))
+                .collect(),
+        ),
+        6 => Kind::IntValue(bytes.int()),
+        7 => Kind::IntValue(i64::from(bytes.byte())),
+        8 => Kind::DecimalValue(Decimal {
+            value: format!("{}.{:02}", bytes.int() % 100_000, bytes.byte() % 100),
+        }),
+        9 => Kind::DateValue(Date {
+            year: 1900 + i32::from(bytes.byte()) + small(bytes),
+            month: small(bytes) / 8,
+            day: small(bytes) / 4,
+        }),
+        10 => Kind::DatetimeValue(LocalDateTime {
+            date: Some(Date {
+                year: 1950 + i32::from(bytes.byte()),
+                month: 1 + i32::from(bytes.byte() % 12),
+                day: 1 + i32::from(bytes.byte() % 31),
+            }),
+            time: Some(TimeOfDay {
+                hours: i32::from(bytes.byte() % 30),
+                minutes: i32::from(bytes.byte() % 70),
+                ..TimeOfDay::default()
+            }),
+        }),
+        11 => Kind::TimestampValue(prost_types::Timestamp {
+            seconds: bytes.int() % 10_000_000_000,
+            nanos: 0,
+        }),
+        12 => Kind::BoolValue(bytes.byte().is_multiple_of(2)),
+        13 => {
+            let len = usize::from(bytes.byte() % 24);
+            Kind::BytesValue(bytes.take(len).to_vec())
+        }
+        14 if depth < 2 => Kind::ArrayValue(ValueList {
+            values: (0..bytes.byte() % 4)
+                .map(|_| {
+                    let c = bytes.byte();
+                    arbitrary_value(bytes, c, depth + 1)
+                })
+                .collect(),
+        }),
+        _ => Kind::JsonValue(bytes.text()),
+    };
+    Value { kind: Some(kind) }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -12,6 +12,7 @@ use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::telemetry::TelemetryConfig;
 use lienthong_source_mysql::MysqlSourceConfig;
 use lienthong_source_postgres::PostgresSourceConfig;
+use lienthong_translate::stage::TranslateConfig;
 use serde::{Deserialize, Serialize};
 
 /// Built-in defaults, layered under the file and the environment.
@@ -36,6 +37,9 @@ pub struct LienthongConfig {
     /// `cdc.<id>.<database>.<table>`).
     #[serde(default)]
     pub source_mysql: BTreeMap<String, MysqlSourceConfig>,
+    /// The translator: mapping files, code lists, consumer group.
+    #[serde(default)]
+    pub translate: TranslateConfig,
 }
 
 /// `[state]`: where connectors keep their durable state.
@@ -52,6 +56,7 @@ impl Validate for LienthongConfig {
         problems.nested("health", &self.health);
         problems.nested("kafka", &self.kafka);
         problems.nested("retry", &self.retry);
+        problems.nested("translate", &self.translate);
         for (name, db) in &self.databases {
             if name.is_empty()
                 || !name

@@ -40,6 +40,16 @@ enum Command {
     /// binlog position, positions saved only after the broker acknowledged. Runs until
     /// SIGINT/SIGTERM.
     SourceMysql(SourceMysqlArgs),
+    /// Translate change events into canonical entities with the mapping files of `[translate]`:
+    /// `cdc.*` in, `canonical.<entity>.v1` out, untranslatable records to `dlq.translate`.
+    /// Mapping files reload when they change. Runs until SIGINT/SIGTERM.
+    Translate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Develop mapping files: try one on sample rows, without Kafka.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
     /// Check the configuration and reach every dependency it names (Kafka cluster, databases)
     /// without moving any data. Exit status: 0 all good, 1 a dependency failed, 2 bad config.
     Validate {
@@ -92,6 +102,38 @@ enum SourcePostgresCommand {
         /// Tables to read again, as `schema.table`.
         #[arg(long = "table", value_name = "SCHEMA.TABLE", required = true)]
         tables: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MappingCommand {
+    /// Translate sample rows with a mapping file and show each canonical record with its
+    /// quality findings, or why the row would be dead-lettered. Exit status: 0 every row
+    /// translated, 1 some row rejected, 2 the mapping, code lists or sample file unreadable.
+    Test {
+        /// The mapping file (TOML).
+        #[arg(long, value_name = "FILE")]
+        mapping: PathBuf,
+        /// Sample rows: `.json` (an array of row objects, one object, or one object per line)
+        /// or `.csv` (a header line of column names; every cell text, empty cells NULL).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Code-list directory (default: `codelists/` beside the mapping's directory tree, else
+        /// `./schemas/codelists`).
+        #[arg(long, value_name = "DIR")]
+        codelists: Option<PathBuf>,
+        /// What the rows stand for.
+        #[arg(long, value_enum, default_value = "read")]
+        op: commands::mapping::SampleOperation,
+        /// Key columns, when the mapping's `source.key` does not name them.
+        #[arg(long = "key", value_name = "COLUMN")]
+        key: Vec<String>,
+        /// Evaluate as of this instant (RFC 3339; default now): freshness checks depend on it.
+        #[arg(long, value_name = "INSTANT")]
+        at: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: commands::mapping::OutputFormat,
     },
 }
 
@@ -168,6 +210,24 @@ async fn run(cli: Cli) -> ExitCode {
         Command::SourceMysql(args) => {
             commands::source_mysql::run(args.config.config.as_deref(), &args.sources).await
         }
+        Command::Translate { config } => commands::translate::run(config.config.as_deref()).await,
+        Command::Mapping(MappingCommand::Test {
+            mapping,
+            input,
+            codelists,
+            op,
+            key,
+            at,
+            format,
+        }) => commands::mapping::test(&commands::mapping::TestRequest {
+            mapping: &mapping,
+            input: &input,
+            codelists: codelists.as_deref(),
+            operation: op,
+            key_columns: &key,
+            at: at.as_deref(),
+            format,
+        }),
         Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
         Command::Config(ConfigCommand::Show { config }) => {
             commands::config::show(config.config.as_deref())

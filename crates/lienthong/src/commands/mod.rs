@@ -3,10 +3,12 @@
 use std::process::ExitCode;
 
 pub mod config;
+pub mod mapping;
 pub mod schema;
 pub mod source_mysql;
 pub mod source_postgres;
 pub mod topics;
+pub mod translate;
 pub mod validate;
 
 /// A dependency (broker, database) could not be reached or refused us.

@@ -1,0 +1,823 @@
+//! The `lienthong translate` service: consumes the `cdc.*` topics its mappings name, publishes
+//! canonical entities to `canonical.<entity>.v1` (and a tombstone after a delete), dead-letters
+//! what cannot be translated to `dlq.translate`, and commits an input offset only after
+//! everything produced for it and for every earlier record of its partition was acknowledged.
+//!
+//! Mapping files and code lists are re-read when a file under their directories changes; a set
+//! that fails to load is reported (log and metric) and the previous one stays in use, so a typo
+//! in a mapping never stops translation. Subscriptions follow the mappings.
+//!
+//! For every input record exactly one of: one canonical record (two records for a delete: the
+//! entity with `source_operation = DELETE`, then the tombstone), or one dead letter. The
+//! counters `lienthong_translate_records_total{outcome}` let an operator check that records in
+//! = translated + dead-lettered.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lienthong_proto::v1::{ChangeEvent, Quality, QualityCriterion, QualitySeverity};
+use lienthong_runtime::config::{Problems, Validate};
+use lienthong_runtime::error::{Classify, ErrorClass};
+use lienthong_runtime::health::Readiness;
+use lienthong_runtime::kafka::{
+    AdminError, DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig,
+    KafkaError, OutboundRecord, PendingDelivery, ProduceError, RecordHeaders, Rejection,
+    TopicAdmin, dead_letter_topic,
+};
+use lienthong_runtime::metrics::KafkaMetrics;
+use lienthong_runtime::retry::RetryConfig;
+use lienthong_runtime::{Metrics, Shutdown};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prost::Message as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::codelist::CodeLists;
+use crate::entity::EntityKind;
+use crate::mapping::MappingSet;
+use crate::record::MappedRecord;
+
+/// The stage name in dead-letter topics, consumer groups and metrics.
+pub const STAGE: &str = "translate";
+
+/// `[translate]`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslateConfig {
+    /// Directory of mapping files (`*.toml`, searched recursively).
+    #[serde(default = "default_mappings")]
+    pub mappings: PathBuf,
+    /// Directory of code lists.
+    #[serde(default = "default_codelists")]
+    pub codelists: PathBuf,
+    /// Prefix of the change-event topics: a mapping of source `s`, table `d.t` reads
+    /// `<input_prefix>.s.d.t`.
+    #[serde(default = "default_input_prefix")]
+    pub input_prefix: String,
+    /// Consumer group of the stage (replicas of the stage share it and split the partitions).
+    #[serde(default = "default_group_id")]
+    pub group_id: String,
+    /// How often the mapping and code-list directories are checked for changes; 0 turns
+    /// reloading off (a restart is then needed to pick up a change).
+    #[serde(default = "default_reload_interval_ms")]
+    pub reload_interval_ms: u64,
+    /// Input records translated but not yet acknowledged by the broker, at most.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// How often acknowledged input offsets are committed.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
+}
+
+fn default_mappings() -> PathBuf {
+    PathBuf::from("schemas/mappings")
+}
+fn default_codelists() -> PathBuf {
+    PathBuf::from("schemas/codelists")
+}
+fn default_input_prefix() -> String {
+    "cdc".to_string()
+}
+fn default_group_id() -> String {
+    "lienthong-translate".to_string()
+}
+fn default_reload_interval_ms() -> u64 {
+    2_000
+}
+fn default_max_in_flight() -> usize {
+    20_000
+}
+fn default_commit_interval_ms() -> u64 {
+    1_000
+}
+
+impl Default for TranslateConfig {
+    fn default() -> Self {
+        Self {
+            mappings: default_mappings(),
+            codelists: default_codelists(),
+            input_prefix: default_input_prefix(),
+            group_id: default_group_id(),
+            reload_interval_ms: default_reload_interval_ms(),
+            max_in_flight: default_max_in_flight(),
+            commit_interval_ms: default_commit_interval_ms(),
+        }
+    }
+}
+
+impl Validate for TranslateConfig {
+    fn validate(&self, problems: &mut Problems) {
+        if self.input_prefix.is_empty() || self.input_prefix.contains(char::is_whitespace) {
+            problems.push("input_prefix", "a non-empty topic prefix without spaces");
+        }
+        if self.group_id.is_empty() {
+            problems.push("group_id", "must not be empty");
+        }
+        if self.max_in_flight == 0 {
+            problems.push("max_in_flight", "at least 1");
+        }
+        if self.commit_interval_ms == 0 {
+            problems.push("commit_interval_ms", "at least 1 ms");
+        }
+    }
+}
+
+/// The mappings and code lists in use, swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub mappings: Arc<MappingSet>,
+    pub code_lists: CodeLists,
+}
+
+/// Why loading mappings or code lists failed: every problem, each with its file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+impl Catalog {
+    /// Loads the code lists, then the mappings (which check their code-list references).
+    pub fn load(config: &TranslateConfig) -> Result<Self, LoadError> {
+        let code_lists = CodeLists::load_dir(&config.codelists)
+            .map_err(|e| LoadError(format!("code lists in {}: {e}", config.codelists.display())))?;
+        let mappings = MappingSet::load_dir(&config.mappings, &code_lists).map_err(|e| {
+            LoadError(
+                e.0.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        Ok(Self {
+            mappings: Arc::new(mappings),
+            code_lists,
+        })
+    }
+
+    /// The change-event topics the mappings read, sorted.
+    pub fn input_topics(&self, prefix: &str) -> Vec<String> {
+        self.mappings
+            .iter()
+            .map(|m| {
+                let s = m.source();
+                format!("{prefix}.{}.{}.{}", s.id, s.schema, s.table)
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// The canonical topics the mappings write, sorted.
+    pub fn output_topics(&self) -> Vec<String> {
+        self.mappings
+            .iter()
+            .map(|m| m.entity().topic())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A fingerprint of the files under some directories (path, size, modification time), to
+/// notice edits without reading every file.
+pub fn fingerprint(dirs: &[&Path]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+    fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => walk(&path, out),
+                Ok(m) => out.push((path, m.len(), m.modified().ok())),
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        walk(dir, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// What one input record becomes.
+#[derive(Debug)]
+pub enum Translation {
+    /// Records to publish (topic, key, payload; `None` payload = tombstone) with their headers,
+    /// and the quality findings of the translated record (`None` for an input tombstone).
+    Publish(Vec<Output>, Option<Quality>),
+    /// Not translatable: dead-letter it.
+    Reject(Rejection),
+}
+
+/// One record to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    pub topic: String,
+    pub key: String,
+    pub payload: Option<Vec<u8>>,
+    pub headers: RecordHeaders,
+    pub kind: EntityKind,
+}
+
+/// Translates one input record. Pure apart from the clock value passed in.
+pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> Translation {
+    let Some(payload) = record.payload.as_deref() else {
+        // A tombstone of the change-event topic: the delete event before it was translated
+        // already; nothing to add.
+        return Translation::Publish(Vec::new(), None);
+    };
+    let event = match ChangeEvent::decode(payload) {
+        Ok(event) => event,
+        Err(e) => {
+            return Translation::Reject(Rejection {
+                kind: "decode".to_string(),
+                reason: format!("not a lienthong.v1.ChangeEvent: {e}"),
+                attempts: 1,
+            });
+        }
+    };
+    match catalog.mappings.apply(&event, &catalog.code_lists, now) {
+        Ok(mapped) => Translation::Publish(outputs(&mapped, record), Some(mapped.quality)),
+        Err(e) => Translation::Reject(Rejection {
+            kind: e.kind().to_string(),
+            reason: e.to_string(),
+            attempts: 1,
+        }),
+    }
+}
+
+fn outputs(mapped: &MappedRecord, input: &InboundRecord) -> Vec<Output> {
+    let kind = mapped.kind();
+    let provenance = mapped.provenance();
+    let mut headers = RecordHeaders::with_idempotency_key(mapped.idempotency_key());
+    if let Some(position) = &input.headers.source_position {
+        headers = headers.source_position(position.clone());
+    }
+    if let Some(p) = provenance {
+        headers = headers.schema_version(format!("{}@{}", p.mapping_id, p.mapping_version));
+    }
+    headers.traceparent = input.headers.traceparent.clone();
+    headers.tracestate = input.headers.tracestate.clone();
+    let headers = headers.protobuf(kind.message_name());
+    let mut out = vec![Output {
+        topic: kind.topic(),
+        key: mapped.key.clone(),
+        payload: Some(mapped.entity.encode_to_vec()),
+        headers: headers.clone(),
+        kind,
+    }];
+    if mapped.is_delete() {
+        let mut tombstone = headers;
+        tombstone.idempotency_key = Some(format!("{}:tombstone", mapped.idempotency_key()));
+        out.push(Output {
+            topic: kind.topic(),
+            key: mapped.key.clone(),
+            payload: None,
+            headers: tombstone,
+            kind,
+        });
+    }
+    out
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FlagLabels {
+    criterion: String,
+    severity: String,
+}
+
+/// The stage's metric families.
+#[derive(Debug, Clone, Default)]
+pub struct TranslateMetrics {
+    records: Family<OutcomeLabels, Counter>,
+    flags: Family<FlagLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
+}
+
+impl TranslateMetrics {
+    pub fn register(metrics: &Metrics) -> Self {
+        let m = Self::default();
+        metrics.register(
+            "translate_records",
+            "Input change events by outcome (translated, dead_lettered, skipped_tombstone)",
+            m.records.clone(),
+        );
+        metrics.register(
+            "translate_quality_flags",
+            "Quality findings on translated records, by criterion and severity",
+            m.flags.clone(),
+        );
+        metrics.register(
+            "translate_reloads",
+            "Reloads of mappings and code lists, by outcome (ok, failed)",
+            m.reloads.clone(),
+        );
+        m
+    }
+
+    fn outcome(&self, outcome: &str) {
+        self.records
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    fn reload(&self, outcome: &str) {
+        self.reloads
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    fn quality(&self, quality: &Quality) {
+        for flag in &quality.flags {
+            let criterion =
+                QualityCriterion::try_from(flag.criterion).map_or("unknown", |c| c.as_str_name());
+            let severity =
+                QualitySeverity::try_from(flag.severity).map_or("unknown", |s| s.as_str_name());
+            self.flags
+                .get_or_create(&FlagLabels {
+                    criterion: criterion.to_string(),
+                    severity: severity.to_string(),
+                })
+                .inc();
+        }
+    }
+}
+
+/// Why the stage stopped or restarts.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("{0}")]
+    NeedsOperator(String),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Produce(#[from] ProduceError),
+    #[error("the acknowledgement task stopped")]
+    AckerStopped,
+}
+
+impl Classify for StageError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NeedsOperator(hint) => ErrorClass::operator(hint.clone()),
+            Self::Kafka(e) => e.class(),
+            Self::Admin(e) => e.class(),
+            Self::Produce(e) => e.class(),
+            Self::AckerStopped => ErrorClass::Transient,
+        }
+    }
+}
+
+/// One input record on its way: the deliveries of what was produced for it.
+struct InFlight {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    deliveries: Vec<PendingDelivery>,
+}
+
+/// The translate stage.
+#[derive(Debug)]
+pub struct TranslateStage {
+    config: TranslateConfig,
+    kafka: KafkaConfig,
+    retry: RetryConfig,
+    kafka_metrics: KafkaMetrics,
+    metrics: TranslateMetrics,
+    readiness: Readiness,
+}
+
+impl TranslateStage {
+    pub fn new(
+        config: TranslateConfig,
+        kafka: &KafkaConfig,
+        retry: &RetryConfig,
+        kafka_metrics: KafkaMetrics,
+        metrics: &Metrics,
+        readiness: Readiness,
+    ) -> Self {
+        Self {
+            config,
+            kafka: kafka.clone(),
+            retry: retry.clone(),
+            kafka_metrics,
+            metrics: TranslateMetrics::register(metrics),
+            readiness,
+        }
+    }
+
+    /// Runs until `shutdown`, restarting from the last committed offsets after transient
+    /// failures (with backoff). Returns an error only when an operator must act.
+    pub async fn run(&self, shutdown: Shutdown) -> Result<(), StageError> {
+        use backon::BackoffBuilder as _;
+        let mut catalog = Catalog::load(&self.config).map_err(|e| {
+            StageError::NeedsOperator(format!("the mappings do not load, fix them first:\n{e}"))
+        })?;
+        if catalog.mappings.is_empty() {
+            return Err(StageError::NeedsOperator(format!(
+                "no mapping file under {}",
+                self.config.mappings.display()
+            )));
+        }
+        let mut delays = self.retry.backoff().build();
+        loop {
+            let started = Instant::now();
+            let outcome = self.run_once(&mut catalog, &shutdown).await;
+            if started.elapsed() > Duration::from_secs(60) {
+                delays = self.retry.backoff().build();
+            }
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(e) => match e.class() {
+                    ErrorClass::NeedsOperator { hint } => {
+                        self.readiness.not_ready(hint.clone());
+                        return Err(StageError::NeedsOperator(hint));
+                    }
+                    _ => {
+                        self.readiness.not_ready(e.to_string());
+                        let delay = delays.next().unwrap_or(Duration::from_secs(30));
+                        tracing::warn!(error = %e, ?delay, "translate stage restarting from the committed offsets");
+                        self.kafka_metrics.record_retry(STAGE);
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = shutdown.cancelled() => return Ok(()),
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    async fn ensure_topics(&self, admin: &TopicAdmin, catalog: &Catalog) -> Result<(), StageError> {
+        let mut topics = catalog.input_topics(&self.config.input_prefix);
+        topics.extend(catalog.output_topics());
+        topics.push(dead_letter_topic(STAGE));
+        admin
+            .ensure_topics(&topics.iter().map(String::as_str).collect::<Vec<_>>())
+            .await?;
+        Ok(())
+    }
+
+    async fn run_once(&self, catalog: &mut Catalog, shutdown: &Shutdown) -> Result<(), StageError> {
+        let producer = EventProducer::new(&self.kafka, STAGE, self.kafka_metrics.clone())?;
+        let dlq = DeadLetterQueue::new(STAGE, producer.clone(), self.kafka_metrics.clone());
+        let admin = TopicAdmin::new(&self.kafka)?;
+        self.ensure_topics(&admin, catalog).await?;
+        let consumer = EventConsumer::new(
+            &self.kafka,
+            &self.config.group_id,
+            self.kafka_metrics.clone(),
+        )?;
+        let mut subscribed = catalog.input_topics(&self.config.input_prefix);
+        consumer.subscribe(&subscribed.iter().map(String::as_str).collect::<Vec<_>>())?;
+        tracing::info!(topics = ?subscribed, mappings = catalog.mappings.len(), "translating");
+
+        let (ack_tx, ack_rx) = mpsc::channel::<InFlight>(self.config.max_in_flight);
+        let mut acker = tokio::spawn(acknowledge(
+            ack_rx,
+            consumer.clone(),
+            Duration::from_millis(self.config.commit_interval_ms),
+        ));
+        self.readiness.ready();
+
+        let dirs = [
+            self.config.mappings.as_path(),
+            self.config.codelists.as_path(),
+        ];
+        let mut seen = fingerprint(&dirs);
+        let reload_every = (self.config.reload_interval_ms > 0)
+            .then(|| Duration::from_millis(self.config.reload_interval_ms));
+        let mut reload_tick =
+            tokio::time::interval(reload_every.unwrap_or(Duration::from_secs(3600)));
+        reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        reload_tick.tick().await;
+
+        let result = loop {
+            let record = tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                done = &mut acker => break Err(match done {
+                    Ok(Err(e)) => e,
+                    _ => StageError::AckerStopped,
+                }),
+                _ = reload_tick.tick(), if reload_every.is_some() => {
+                    let now_seen = fingerprint(&dirs);
+                    if now_seen != seen {
+                        seen = now_seen;
+                        match Catalog::load(&self.config) {
+                            Ok(next) => {
+                                self.metrics.reload("ok");
+                                let versions: Vec<String> = next
+                                    .mappings
+                                    .iter()
+                                    .map(|m| format!("{}@{}", m.id(), m.version()))
+                                    .collect();
+                                tracing::info!(mappings = ?versions, "mappings and code lists reloaded");
+                                *catalog = next;
+                                let topics = catalog.input_topics(&self.config.input_prefix);
+                                if topics != subscribed {
+                                    self.ensure_topics(&admin, catalog).await?;
+                                    consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())?;
+                                    tracing::info!(?topics, "subscriptions follow the mappings");
+                                    subscribed = topics;
+                                }
+                            }
+                            Err(e) => {
+                                self.metrics.reload("failed");
+                                tracing::error!(error = %e, "changed mappings or code lists do not load; still translating with the previous ones");
+                            }
+                        }
+                    }
+                    continue;
+                }
+                record = consumer.recv() => record?,
+            };
+            let span = record.span(STAGE);
+            let _entered = span.enter();
+            let deliveries = match translate(catalog, &record, SystemTime::now()) {
+                Translation::Publish(outputs, quality) => {
+                    match &quality {
+                        Some(quality) => {
+                            self.metrics.outcome("translated");
+                            self.metrics.quality(quality);
+                        }
+                        None => self.metrics.outcome("skipped_tombstone"),
+                    }
+                    let mut deliveries = Vec::with_capacity(outputs.len());
+                    for output in outputs {
+                        deliveries.push(
+                            producer
+                                .enqueue(OutboundRecord {
+                                    topic: &output.topic,
+                                    key: Some(output.key.as_bytes()),
+                                    payload: output.payload.as_deref(),
+                                    headers: output.headers,
+                                })
+                                .await?,
+                        );
+                    }
+                    deliveries
+                }
+                Translation::Reject(why) => {
+                    dlq.reject(&record, &why).await?;
+                    self.metrics.outcome("dead_lettered");
+                    Vec::new()
+                }
+            };
+            drop(_entered);
+            let item = InFlight {
+                topic: record.topic,
+                partition: record.partition,
+                offset: record.offset,
+                deliveries,
+            };
+            if ack_tx.send(item).await.is_err() {
+                break Err(StageError::AckerStopped);
+            }
+        };
+        drop(ack_tx);
+        // On a clean stop, let the acknowledgements finish so that the offsets are committed.
+        let finished = tokio::time::timeout(Duration::from_secs(30), &mut acker).await;
+        match (result, finished) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Ok(Ok(Ok(())))) => Ok(()),
+            (Ok(()), Ok(Ok(Err(e)))) => Err(e),
+            (Ok(()), _) => Err(StageError::AckerStopped),
+        }
+    }
+}
+
+/// Waits for the deliveries of each input record in order, and commits the next offset of each
+/// partition once every record before it was acknowledged: periodically, and at the end.
+async fn acknowledge(
+    mut rx: mpsc::Receiver<InFlight>,
+    consumer: EventConsumer,
+    every: Duration,
+) -> Result<(), StageError> {
+    let mut done: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut dirty = false;
+    let mut last_commit = Instant::now();
+    let mut queue: VecDeque<InFlight> = VecDeque::new();
+    loop {
+        let next = match queue.pop_front() {
+            Some(item) => Some(item),
+            None => {
+                if dirty {
+                    match tokio::time::timeout(every, rx.recv()).await {
+                        Ok(item) => item,
+                        Err(_) => {
+                            commit(&consumer, &done).await?;
+                            dirty = false;
+                            last_commit = Instant::now();
+                            continue;
+                        }
+                    }
+                } else {
+                    rx.recv().await
+                }
+            }
+        };
+        let Some(item) = next else { break };
+        for delivery in item.deliveries {
+            delivery.acknowledged().await?;
+        }
+        done.insert((item.topic, item.partition), item.offset + 1);
+        dirty = true;
+        if last_commit.elapsed() >= every {
+            commit(&consumer, &done).await?;
+            dirty = false;
+            last_commit = Instant::now();
+        }
+    }
+    if dirty {
+        commit(&consumer, &done).await?;
+    }
+    Ok(())
+}
+
+async fn commit(
+    consumer: &EventConsumer,
+    done: &BTreeMap<(String, i32), i64>,
+) -> Result<(), StageError> {
+    let offsets: Vec<(String, i32, i64)> = done
+        .iter()
+        .map(|((topic, partition), next)| (topic.clone(), *partition, *next))
+        .collect();
+    consumer.commit_offsets(&offsets).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use lienthong_proto::v1::Operation;
+
+    fn schemas() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas")
+    }
+
+    fn shipped() -> (TranslateConfig, Catalog) {
+        let config = TranslateConfig {
+            mappings: schemas().join("mappings"),
+            codelists: schemas().join("codelists"),
+            ..TranslateConfig::default()
+        };
+        let catalog = Catalog::load(&config).unwrap();
+        (config, catalog)
+    }
+
+    fn inbound(payload: Option<Vec<u8>>) -> InboundRecord {
+        InboundRecord {
+            topic: "cdc.x.y.z".to_string(),
+            partition: 0,
+            offset: 7,
+            key: Some(b"k".to_vec()),
+            payload,
+            headers: RecordHeaders::default().source_position("0/1:0"),
+            timestamp_ms: None,
+        }
+    }
+
+    #[test]
+    fn topics_follow_the_shipped_mappings() {
+        let (config, catalog) = shipped();
+        let inputs = catalog.input_topics(&config.input_prefix);
+        assert!(inputs.len() >= 3, "{inputs:?}");
+        assert!(inputs.iter().all(|t| t.starts_with("cdc.")));
+        let outputs = catalog.output_topics();
+        assert!(
+            outputs
+                .iter()
+                .all(|t| t.starts_with("canonical.") && t.ends_with(".v1"))
+        );
+    }
+
+    #[test]
+    fn garbage_and_unmapped_tables_are_rejected_with_their_kind() {
+        let (_, catalog) = shipped();
+        let Translation::Reject(why) = translate(
+            &catalog,
+            &inbound(Some(vec![0xff, 0xff, 0xff])),
+            SystemTime::now(),
+        ) else {
+            panic!("garbage translated");
+        };
+        assert_eq!(why.kind, "decode");
+
+        let event = ChangeEvent {
+            source_id: "nowhere".into(),
+            schema: "s".into(),
+            table: "t".into(),
+            op: Operation::Insert as i32,
+            ..ChangeEvent::default()
+        };
+        let Translation::Reject(why) = translate(
+            &catalog,
+            &inbound(Some(event.encode_to_vec())),
+            SystemTime::now(),
+        ) else {
+            panic!("unmapped table translated");
+        };
+        assert_eq!(why.kind, "mapping.no_mapping");
+        assert!(why.reason.contains("nowhere"), "{}", why.reason);
+    }
+
+    #[test]
+    fn input_tombstones_produce_nothing() {
+        let (_, catalog) = shipped();
+        let Translation::Publish(out, _) = translate(&catalog, &inbound(None), SystemTime::now())
+        else {
+            panic!("tombstone rejected");
+        };
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_delete_publishes_the_entity_then_a_tombstone() {
+        let (_, catalog) = shipped();
+        let mapping = catalog.mappings.iter().next().unwrap();
+        // A delete needs the key columns in the row image: take them from the mapping.
+        let key_cols: Vec<String> = if mapping.source().key.is_empty() {
+            mapping
+                .columns()
+                .iter()
+                .take(1)
+                .map(|c| c.to_string())
+                .collect()
+        } else {
+            mapping.source().key.clone()
+        };
+        let image: serde_json::Map<String, serde_json::Value> = key_cols
+            .iter()
+            .map(|c| (c.clone(), serde_json::json!("1")))
+            .collect();
+        let row = crate::sample::row_from_json(&serde_json::Value::Object(image)).unwrap();
+        let keys: Vec<&str> = key_cols.iter().map(String::as_str).collect();
+        let event = crate::sample::change_event(
+            mapping,
+            Operation::Delete,
+            row,
+            &keys,
+            SystemTime::now(),
+            42,
+        );
+        match translate(
+            &catalog,
+            &inbound(Some(event.encode_to_vec())),
+            SystemTime::now(),
+        ) {
+            Translation::Publish(out, quality) => {
+                assert!(quality.is_some());
+                assert_eq!(out.len(), 2, "{out:?}");
+                assert!(out[0].payload.is_some());
+                assert!(out[1].payload.is_none());
+                assert_eq!(out[0].key, out[1].key);
+                assert_ne!(
+                    out[0].headers.idempotency_key,
+                    out[1].headers.idempotency_key
+                );
+                assert_eq!(out[0].headers.source_position.as_deref(), Some("0/1:0"));
+            }
+            Translation::Reject(why) => panic!("delete rejected: {why:?}"),
+        }
+    }
+
+    #[test]
+    fn fingerprint_notices_an_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), "x").unwrap();
+        let before = fingerprint(&[dir.path()]);
+        std::fs::write(dir.path().join("a.toml"), "xy").unwrap();
+        assert_ne!(before, fingerprint(&[dir.path()]));
+    }
+
+    #[test]
+    fn config_rules() {
+        let mut problems = Problems::new();
+        TranslateConfig {
+            max_in_flight: 0,
+            group_id: String::new(),
+            ..TranslateConfig::default()
+        }
+        .validate(&mut problems);
+        assert_eq!(problems.iter().count(), 2);
+    }
+}
