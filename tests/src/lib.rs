@@ -364,6 +364,20 @@ pub mod topics {
             &self.records
         }
 
+        /// Reads whatever arrives within `window` (no condition, never fails on silence).
+        pub async fn read_for(&mut self, window: Duration) {
+            let deadline = tokio::time::Instant::now() + window;
+            while let Ok(received) = tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                match received {
+                    Ok(r) => self.records.push(r),
+                    Err(e) => {
+                        eprintln!("consumer: {e}");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+
         /// The change events read so far (tombstones skipped).
         pub fn events(&self) -> Vec<ChangeEvent> {
             self.records
