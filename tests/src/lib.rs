@@ -696,3 +696,134 @@ pub mod cluster {
         }
     }
 }
+
+/// A MariaDB server of a test's own, for settings the shared stack must not have (statement
+/// binlogs, minimal row images, no binlog at all). Started from the machine's MariaDB binaries on
+/// a free port in a temporary directory; stopped and removed on drop. `root` has no password.
+pub mod mariadb_server {
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    #[derive(Debug)]
+    pub struct TemporaryMariadb {
+        dir: PathBuf,
+        child: Child,
+        pub port: u16,
+    }
+
+    fn running_as_root() -> bool {
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false)
+    }
+
+    impl TemporaryMariadb {
+        /// Initialises and starts a server with extra `mariadbd` options (`--binlog-format=MIXED`).
+        pub fn start(options: &[&str]) -> Self {
+            // Under /var/tmp: the server's user must reach it whatever the clone's location.
+            let base = Some(PathBuf::from("/var/tmp"))
+                .filter(|p| p.is_dir())
+                .unwrap_or_else(std::env::temp_dir);
+            let dir = base.join(format!(
+                "lienthong-mariadb-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..10]
+            ));
+            let data = dir.join("data");
+            std::fs::create_dir_all(&data).expect("server directory");
+            // A temporary directory of its own: servers bootstrapping at the same time would
+            // otherwise collide on temporary table names in /tmp.
+            let tmp = dir.join("tmp");
+            std::fs::create_dir_all(&tmp).expect("server temporary directory");
+            let tmpdir = format!("--tmpdir={}", tmp.display());
+            let as_user: Vec<String> = if running_as_root() {
+                let status = Command::new("chown")
+                    .args(["-R", "mysql:"])
+                    .arg(&dir)
+                    .status()
+                    .expect("chown");
+                assert!(status.success());
+                vec!["--user=mysql".into()]
+            } else {
+                Vec::new()
+            };
+            let out = Command::new("mariadb-install-db")
+                .arg("--no-defaults")
+                .args(&as_user)
+                .arg(format!("--datadir={}", data.display()))
+                .arg(&tmpdir)
+                .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+                .output()
+                .expect("running mariadb-install-db");
+            assert!(out.status.success(), "mariadb-install-db failed: {out:?}");
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free port");
+            let mariadbd = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .unwrap_or("mariadbd");
+            let child = Command::new(mariadbd)
+                .arg("--no-defaults")
+                .args(&as_user)
+                .arg(format!("--datadir={}", data.display()))
+                .arg(&tmpdir)
+                .arg(format!("--port={port}"))
+                .arg("--bind-address=127.0.0.1")
+                .arg(format!("--socket={}", dir.join("mariadb.sock").display()))
+                .arg(format!("--log-error={}", dir.join("mariadb.err").display()))
+                .args(["--innodb-buffer-pool-size=32M", "--max-connections=20"])
+                .args(options)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting mariadbd");
+            let server = Self { dir, child, port };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the temporary MariaDB did not start: {}",
+                    std::fs::read_to_string(server.dir.join("mariadb.err")).unwrap_or_default()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            server
+        }
+
+        /// URL of database `db` as `user` with `password`.
+        pub fn url(&self, user: &str, password: &str, db: &str) -> String {
+            format!("mysql://{user}:{password}@127.0.0.1:{}/{db}", self.port)
+        }
+
+        /// Runs SQL as root; panics with the client's message on failure.
+        pub fn sql(&self, sql: &str) -> String {
+            let out = Command::new("mariadb")
+                .arg("--no-defaults")
+                .arg(format!(
+                    "--socket={}",
+                    self.dir.join("mariadb.sock").display()
+                ))
+                .args(["-u", "root", "-N", "-B", "-e", sql])
+                .output()
+                .expect("running mariadb");
+            assert!(
+                out.status.success(),
+                "{sql}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    }
+
+    impl Drop for TemporaryMariadb {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
