@@ -11,6 +11,7 @@ use lienthong_runtime::kafka::KafkaConfig;
 use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::telemetry::TelemetryConfig;
 use lienthong_source_mysql::MysqlSourceConfig;
+use lienthong_source_poll::PollSourceConfig;
 use lienthong_source_postgres::PostgresSourceConfig;
 use lienthong_translate::stage::TranslateConfig;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,10 @@ pub struct LienthongConfig {
     /// `cdc.<id>.<database>.<table>`).
     #[serde(default)]
     pub source_mysql: BTreeMap<String, MysqlSourceConfig>,
+    /// Polled sources (databases without log access: PostgreSQL, MySQL/MariaDB, SQLite) by
+    /// source id (the id names their topics: `cdc.<id>.<schema>.<table>`).
+    #[serde(default)]
+    pub source_poll: BTreeMap<String, PollSourceConfig>,
     /// The translator: mapping files, code lists, consumer group.
     #[serde(default)]
     pub translate: TranslateConfig,
@@ -162,6 +167,41 @@ impl Validate for LienthongConfig {
                     format!(
                         "server_id {} is also used by source_mysql.{other} on the same database: one server id per connector",
                         source.server_id
+                    ),
+                );
+            }
+            problems.nested(&at, source);
+        }
+        for (id, source) in &self.source_poll {
+            let at = format!("source_poll.{id}");
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(
+                    &at,
+                    "source ids use only letters, digits, '-' and '_' (they name topics)",
+                );
+            }
+            for (other, taken) in [
+                ("source_postgres", self.source_postgres.contains_key(id)),
+                ("source_mysql", self.source_mysql.contains_key(id)),
+            ] {
+                if taken {
+                    problems.push(
+                        &at,
+                        format!("{other}.{id} has the same id: source ids name topics and must be unique"),
+                    );
+                }
+            }
+            // Any kind the runtime knows (postgres://, mysql://, sqlite://) can be polled; an
+            // unknown scheme is reported under databases.<name>.url already.
+            if !self.databases.contains_key(&source.database) {
+                problems.push(
+                    format!("{at}.database"),
+                    format!(
+                        "names [databases.{}], which is not configured",
+                        source.database
                     ),
                 );
             }

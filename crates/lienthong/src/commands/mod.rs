@@ -6,6 +6,7 @@ pub mod config;
 pub mod mapping;
 pub mod schema;
 pub mod source_mysql;
+pub mod source_poll;
 pub mod source_postgres;
 pub mod topics;
 pub mod translate;

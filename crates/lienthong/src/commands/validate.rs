@@ -80,6 +80,18 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
 
+    for (id, source) in &cfg.source_poll {
+        let url = cfg.databases[&source.database].url.expose();
+        for check in lienthong_source_poll::checks::run(id, source, url).await {
+            if check.ok {
+                println!("ok    source    {id}: {}: {}", check.name, check.detail);
+            } else {
+                failures += 1;
+                println!("FAIL  source    {id}: {}: {}", check.name, check.detail);
+            }
+        }
+    }
+
     if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
