@@ -3,12 +3,19 @@
 //!
 //! Speed targets live here, never in tests: numbers depend on the machine.
 
+mod mysql;
+mod poll;
 mod postgres;
 mod report;
+mod translate;
 
 use std::path::PathBuf;
 
 use clap::Parser;
+
+/// The allocator of the `lienthong` binary, so in-process measurements match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Runs the benchmarks and writes the report.
 #[derive(Debug, Parser)]
@@ -19,7 +26,7 @@ struct Args {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// Rows in the PostgreSQL backlog.
+    /// Rows in the PostgreSQL and MariaDB backlogs.
     #[arg(long, default_value_t = 1_000_000)]
     rows: i64,
     /// Rows per source transaction in the backlog.
@@ -30,6 +37,24 @@ struct Args {
     steady_rate: u64,
     #[arg(long, default_value_t = 20)]
     steady_seconds: u64,
+    /// Change events in the translator benchmark.
+    #[arg(long, default_value_t = 200_000)]
+    translate_records: i64,
+    /// Run only these benchmarks (default: all).
+    #[arg(long = "only", value_enum, value_name = "BENCH")]
+    only: Vec<Bench>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Bench {
+    /// PostgreSQL connector: backlog drain, ceilings, latency (needs the local stack).
+    Postgres,
+    /// MariaDB/MySQL connector: binlog backlog drain, ceilings (needs the local stack).
+    Mysql,
+    /// Polling connector: rows read into the broker per second (needs the local stack).
+    Poll,
+    /// Translator per-core rate (no broker or database).
+    Translate,
 }
 
 #[tokio::main]
@@ -40,9 +65,26 @@ async fn main() -> anyhow::Result<()> {
         "{} not found: build it with `cargo build --release -p lienthong`",
         args.lienthong.display()
     );
+    let selected = |bench| args.only.is_empty() || args.only.contains(&bench);
     let mut report = report::Report::new();
-    postgres::run(&args, &mut report).await?;
-    std::fs::write(&args.out, report.render())?;
+    if selected(Bench::Postgres) {
+        postgres::run(&args, &mut report).await?;
+    }
+    if selected(Bench::Mysql) {
+        mysql::run(&args, &mut report).await?;
+    }
+    if selected(Bench::Poll) {
+        poll::run(&args, &mut report).await?;
+    }
+    if selected(Bench::Translate) {
+        translate::run(
+            &translate::schemas_dir()?,
+            args.translate_records,
+            &mut report,
+        )?;
+    }
+    let previous = std::fs::read_to_string(&args.out).ok();
+    std::fs::write(&args.out, report.render(previous.as_deref()))?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -160,6 +160,76 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// Seconds the runtime's producer (the connectors' settings, idempotent, acks=all) takes to have
+/// `count` records of the given sizes acknowledged by the broker: the ceiling of any connector
+/// writing such events, measured without a database.
+pub async fn raw_producer_seconds(
+    kafka: &lienthong_runtime::kafka::KafkaConfig,
+    count: i64,
+    key_len: usize,
+    payload_len: usize,
+) -> anyhow::Result<f64> {
+    let admin = TopicAdmin::new(kafka)?;
+    let raw_topic = "bench.raw";
+    admin.ensure_topics(&[raw_topic]).await?;
+    let producer = EventProducer::new(kafka, "bench", KafkaMetrics::default())?;
+    let key = vec![7u8; key_len];
+    let payload = vec![42u8; payload_len];
+    let raw_started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(100_000);
+    let acker = tokio::spawn(async move {
+        let mut failures = 0u64;
+        while let Some(p) = rx.recv().await {
+            let p: lienthong_runtime::kafka::PendingDelivery = p;
+            if p.acknowledged().await.is_err() {
+                failures += 1;
+            }
+        }
+        failures
+    });
+    for i in 0..count {
+        let pending = producer
+            .enqueue(OutboundRecord {
+                topic: raw_topic,
+                key: Some(&key),
+                payload: Some(&payload),
+                headers: RecordHeaders::with_idempotency_key(format!("bench:{i}")),
+            })
+            .await?;
+        tx.send(pending).await?;
+    }
+    drop(tx);
+    let failures = acker.await?;
+    let seconds = raw_started.elapsed().as_secs_f64();
+    anyhow::ensure!(failures == 0, "{failures} raw records failed");
+    Ok(seconds)
+}
+
+/// A counter's value summed over its label sets, from a service's `/metrics` endpoint.
+pub async fn metric_value(address: &str, name: &str) -> anyhow::Result<f64> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await?;
+    let mut total = 0.0;
+    for line in body.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if rest.starts_with('{') || rest.starts_with(' ') {
+            total += rest
+                .rsplit(' ')
+                .next()
+                .context("sample without value")?
+                .parse::<f64>()?;
+        }
+    }
+    Ok(total)
+}
+
 pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let work =
         std::env::temp_dir().join(format!("lienthong-bench-{}", uuid::Uuid::new_v4().simple()));
@@ -310,7 +380,6 @@ mode = "never"
         reader.records.len(),
         args.rows
     );
-    let admin = TopicAdmin::new(&kafka)?;
 
     // Event sizes, for the producer ceiling.
     let sample = &reader.records[..1_000];
@@ -326,38 +395,7 @@ mode = "never"
         / sample.len();
 
     println!("raw producer ceiling...");
-    let raw_topic = "bench.raw";
-    admin.ensure_topics(&[raw_topic]).await?;
-    let producer = EventProducer::new(&kafka, "bench", KafkaMetrics::default())?;
-    let key = vec![7u8; key_len];
-    let payload = vec![42u8; payload_len];
-    let raw_started = Instant::now();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(100_000);
-    let acker = tokio::spawn(async move {
-        let mut failures = 0u64;
-        while let Some(p) = rx.recv().await {
-            let p: lienthong_runtime::kafka::PendingDelivery = p;
-            if p.acknowledged().await.is_err() {
-                failures += 1;
-            }
-        }
-        failures
-    });
-    for i in 0..args.rows {
-        let pending = producer
-            .enqueue(OutboundRecord {
-                topic: raw_topic,
-                key: Some(&key),
-                payload: Some(&payload),
-                headers: RecordHeaders::with_idempotency_key(format!("bench:{i}")),
-            })
-            .await?;
-        tx.send(pending).await?;
-    }
-    drop(tx);
-    let failures = acker.await?;
-    let raw_seconds = raw_started.elapsed().as_secs_f64();
-    anyhow::ensure!(failures == 0, "{failures} raw records failed");
+    let raw_seconds = raw_producer_seconds(&kafka, args.rows, key_len, payload_len).await?;
 
     println!("steady-state latency at {} rows/s...", args.steady_rate);
     let acks_before = commit_to_ack_buckets(&metrics_url).await?;
