@@ -7,6 +7,7 @@ mod mysql;
 mod poll;
 mod postgres;
 mod report;
+mod service;
 mod translate;
 
 use std::path::PathBuf;

@@ -1,8 +1,7 @@
 //! The MariaDB/MySQL connector: draining a binlog backlog of row changes into the broker, beside
 //! the raw producer ceiling and MariaDB's own binlog reader over the same backlog.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -14,6 +13,7 @@ use sqlx::{Connection as _, Executor as _, MySqlConnection};
 use crate::Args;
 use crate::postgres::{metric_value, raw_producer_seconds};
 use crate::report::{Report, per_second};
+use crate::service::{Connector, wait_for_log};
 
 const TABLE_SQL: &str = "CREATE TABLE nhat_ky (
     id BIGINT PRIMARY KEY, ho_ten VARCHAR(100), ngay_sinh DATE, he_so DECIMAL(5,2),
@@ -27,56 +27,6 @@ fn insert_sql(from: i64, to: i64) -> String {
          CONCAT('ghi chú số ', seq) FROM seq_{from}_to_{}",
         to - 1
     )
-}
-
-struct Connector {
-    child: Child,
-}
-
-impl Connector {
-    fn start(binary: &Path, config: &Path, log: &Path) -> anyhow::Result<Self> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
-        let child = Command::new(binary)
-            .args(["source-mysql", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info,rdkafka=warn")
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out))
-            .spawn()?;
-        Ok(Self { child })
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Connector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for_log(log: &Path, needle: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .contains(needle)
-    {
-        if Instant::now() > deadline {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            bail!("`{needle}` not in {} within 120 s:\n{text}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
 }
 
 /// User, password, host and port of a `mysql://user:password@host:port/db` URL.
@@ -159,7 +109,7 @@ mode = "never"
     let topic = format!("cdc.bench.{database}.nhat_ky");
 
     // A first run saves a position before the backlog; the second run drains from it.
-    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    let connector = Connector::start(&args.lienthong, "source-mysql", &config, &log)?;
     wait_for_log(&log, "streaming changes")?;
     tokio::time::sleep(Duration::from_millis(600)).await;
     connector.stop();
@@ -216,7 +166,7 @@ mode = "never"
     // the broker), read from its /metrics every 20 ms; the events are counted afterwards by a
     // consumer, outside the clock.
     let drain_started = Instant::now();
-    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    let connector = Connector::start(&args.lienthong, "source-mysql", &config, &log)?;
     let mut last_report = Instant::now();
     loop {
         let confirmed = metric_value(

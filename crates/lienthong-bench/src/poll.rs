@@ -1,8 +1,6 @@
 //! The polling connector: reading a table of rows it has not seen into the broker, in pages of
 //! a given size, beside the raw producer ceiling for events of the same sizes.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -13,6 +11,7 @@ use lienthong_tests::topics::{TopicReader, kafka_config_for};
 use crate::Args;
 use crate::postgres::{metric_value, raw_producer_seconds};
 use crate::report::{Report, per_second};
+use crate::service::Connector;
 
 /// The PostgreSQL benchmark's six columns, with a cursor index as a polled table needs.
 const TABLE_SQL: &str = "CREATE TABLE nhat_ky (
@@ -27,41 +26,6 @@ fn insert_sql(from: i64, to: i64) -> String {
          (g % 900)::numeric / 100 + 1, timestamptz '2020-01-01 00:00:00+00' + g * interval '1 second',
          'ghi chú số ' || g FROM generate_series({from}, {to} - 1) g"
     )
-}
-
-struct Connector {
-    child: Child,
-}
-
-impl Connector {
-    fn start(binary: &Path, config: &Path, log: &Path) -> anyhow::Result<Self> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
-        let child = Command::new(binary)
-            .args(["source-poll", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info,rdkafka=warn")
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out))
-            .spawn()?;
-        Ok(Self { child })
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Connector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Page sizes measured.
@@ -132,7 +96,7 @@ cursor = ["cap_nhat"]
         // its /metrics every 20 ms; the topic is counted afterwards by a consumer, outside the
         // clock.
         let started = Instant::now();
-        let connector = Connector::start(&args.lienthong, &config, &log)?;
+        let connector = Connector::start(&args.lienthong, "source-poll", &config, &log)?;
         let mut last_report = Instant::now();
         loop {
             let events = metric_value(&metrics_url, "lienthong_source_poll_events_total")

@@ -2,8 +2,7 @@
 //! producer ceiling and PostgreSQL's own logical-decoding rate for the same backlog; then the
 //! commit-to-consumer latency at a fixed rate.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
@@ -17,6 +16,7 @@ use prost::Message as _;
 
 use crate::Args;
 use crate::report::{Report, per_second};
+use crate::service::{Connector, wait_for_log};
 
 const TABLE_SQL: &str = "CREATE TABLE nhat_ky (
     id int8 PRIMARY KEY, ho_ten text, ngay_sinh date, he_so numeric(5,2),
@@ -28,57 +28,6 @@ fn insert_sql(from: i64, to: i64) -> String {
         "INSERT INTO nhat_ky SELECT g, 'Nguyễn Văn ' || g, date '1970-01-01' + (g % 15000)::int,
          (g % 900)::numeric / 100 + 1, now(), 'ghi chú số ' || g FROM generate_series({from}, {to} - 1) g"
     )
-}
-
-struct Connector {
-    child: Child,
-}
-
-impl Connector {
-    fn start(binary: &Path, config: &Path, log: &Path) -> anyhow::Result<Self> {
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
-        let child = Command::new(binary)
-            .args(["source-postgres", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info,rdkafka=warn")
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out))
-            .spawn()?;
-        Ok(Self { child })
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Connector {
-    fn drop(&mut self) {
-        // A benchmark that fails half-way leaves no connector behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for_log(log: &Path, needle: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .contains(needle)
-    {
-        if Instant::now() > deadline {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            bail!("`{needle}` not in {} within 120 s:\n{text}", log.display());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
 }
 
 /// Cumulative bucket counts `(upper bound, count)` of the connector's commit-to-acknowledgement
@@ -283,7 +232,7 @@ mode = "never"
     let topic = "cdc.bench.public.nhat_ky";
 
     // The connector creates slot and publication; PostgreSQL's own decoder gets a slot too.
-    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    let connector = Connector::start(&args.lienthong, "source-postgres", &config, &log)?;
     wait_for_log(&log, "streaming changes")?;
     connector.stop();
     let mut conn = db.connect().await;
@@ -346,7 +295,7 @@ mode = "never"
     // every event before it, and reports it every 100 ms. The events are counted afterwards by
     // a consumer (tansu 0.6.0 reports end offsets short of the newest batch), outside the clock.
     let drain_started = Instant::now();
-    let connector = Connector::start(&args.lienthong, &config, &log)?;
+    let connector = Connector::start(&args.lienthong, "source-postgres", &config, &log)?;
     let mut last_report = Instant::now();
     loop {
         let passed: Option<bool> = sqlx::query_scalar(
