@@ -226,7 +226,7 @@ mariadb_up() {
   setsid nohup "$mariadbd" --no-defaults "${run_as[@]}" \
     --datadir="$data" --port="$mariadb_port" --bind-address=127.0.0.1 \
     --socket="$(mariadb_sock)" --pid-file="$pidfile" --log-error="$dir/mariadb.err" \
-    --server-id=1 --log-bin=mariadb-bin --binlog-format=ROW --binlog-row-image=FULL \
+    --server-id=1 --log-bin=mariadb-bin --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL \
     --gtid-strict-mode=ON --log-slave-updates=ON \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
     --innodb-buffer-pool-size=256M --max-connections=200 \

@@ -13,8 +13,10 @@
 //! (`binlog_row_metadata=FULL`) and from `information_schema` otherwise. The catalog facts of a
 //! table are read once and again after every DDL statement that passes in the stream; a new
 //! column list is a new schema version. Facts that do not fit a table map (another column count
-//! or type — the table changed again since) are read again; if they still do not fit, that
-//! table's rows are dead-lettered with the reason rather than decoded wrongly.
+//! or type — the table changed again since) are read again; if they still do not fit, the map's
+//! own metadata describes the earlier definition when the server logs column names
+//! ([`CatalogTable::from_table_map`], a schema version of its own), and otherwise that table's
+//! rows are dead-lettered with the reason rather than decoded wrongly.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -538,6 +540,23 @@ impl<L: CatalogLookup> StreamProcessor<L> {
                     refreshed = true;
                 }
                 Err(reason) => {
+                    // Rows of an earlier definition: with binlog_row_metadata=FULL the map
+                    // describes them itself.
+                    if let Some(earlier) = CatalogTable::from_table_map(map, &captured.catalog)
+                        && let Ok(schema) = fit(map, &earlier)
+                    {
+                        let (version, _) = self
+                            .versions
+                            .version_for(&table.dotted(), &earlier.fingerprint());
+                        tracing::info!(table = %table.dotted(), version, "rows of an earlier table definition: decoded with the table map's own column facts");
+                        let captured = CapturedTable::from_catalog(
+                            &earlier,
+                            &self.config,
+                            &self.source_id,
+                            version,
+                        );
+                        return Ok(Resolved::Captured(Arc::new(captured), Arc::new(schema)));
+                    }
                     tracing::error!(table = %table.dotted(), %reason, "table map does not fit the table's current definition; its rows go to the dead-letter topic");
                     return Ok(Resolved::Unusable(captured, reason));
                 }

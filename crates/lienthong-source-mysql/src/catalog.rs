@@ -5,7 +5,10 @@
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
 use sqlx::{ConnectOptions, Row};
 
-use crate::binlog::{ColumnFacts, ServerFlavor, TableFacts};
+use crate::binlog::{
+    ColumnFacts, ColumnSchema, ColumnType, ServerFlavor, TableFacts, TableMap, TableSchema,
+};
+use crate::capture::type_fits;
 use crate::config::MysqlSourceConfig;
 use crate::position::{GtidState, StreamPosition};
 
@@ -113,6 +116,65 @@ impl CatalogTable {
         text.join(",")
     }
 
+    /// The table as a table map's own metadata describes it (`binlog_row_metadata=FULL`), for
+    /// rows written under an earlier definition than `current`, the one `information_schema`
+    /// gives now: the connector meets such rows when several DDL statements passed before it
+    /// read the table's facts. Columns the current definition still has with a fitting type keep
+    /// their catalog description (JSON flag, exact SQL type); the key comes from the map, or else
+    /// from the current key's column names. `None` when the map carries no column names or the
+    /// key cannot be found.
+    pub fn from_table_map(map: &TableMap, current: &CatalogTable) -> Option<CatalogTable> {
+        map.optional_metadata.column_names.as_ref()?;
+        let schema = TableSchema::new(map, None).ok()?;
+        let mut columns = Vec::with_capacity(schema.columns.len());
+        for column in &schema.columns {
+            let name = column.name.clone()?;
+            let same = current.columns.iter().find(|c| {
+                c.name == name
+                    && type_fits(&c.data_type, &column.column_type)
+                    && (!column.column_type.is_numeric()
+                        || column.unsigned.is_none()
+                        || c.facts().unsigned == column.unsigned)
+                    && (column.collation.is_none() || c.collation == column.collation)
+            });
+            columns.push(match same {
+                Some(known) => CatalogColumn {
+                    nullable: column.nullable,
+                    ..known.clone()
+                },
+                None => {
+                    let (data_type, column_type) = sql_type(column);
+                    CatalogColumn {
+                        name,
+                        data_type,
+                        column_type,
+                        collation: column.collation,
+                        nullable: column.nullable,
+                        is_json: false,
+                    }
+                }
+            });
+        }
+        let primary_key = match schema.primary_key {
+            Some(key) => key,
+            None => current
+                .primary_key
+                .iter()
+                .map(|&i| {
+                    let name = &current.columns.get(i)?.name;
+                    columns.iter().position(|c| &c.name == name)
+                })
+                .collect::<Option<Vec<usize>>>()?,
+        };
+        Some(CatalogTable {
+            table: current.table.clone(),
+            columns,
+            primary_key,
+            engine: current.engine.clone(),
+            estimated_rows: current.estimated_rows,
+        })
+    }
+
     /// Why this table cannot be captured, if it cannot.
     pub fn capture_problem(&self) -> Option<String> {
         if self.primary_key.is_empty() {
@@ -125,6 +187,53 @@ impl CatalogTable {
         None
     }
 }
+
+/// `DATA_TYPE` and `COLUMN_TYPE` as `information_schema` would write them for a column known
+/// only from a table map.
+fn sql_type(column: &ColumnSchema) -> (String, String) {
+    use ColumnType as T;
+    let binary = column.collation == Some(BINARY_COLLATION);
+    let quote = |label: &String| format!("'{}'", label.replace('\'', "''"));
+    let labels = || {
+        column
+            .labels
+            .as_ref()
+            .map(|l| l.iter().map(quote).collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    };
+    let (data_type, column_type) = match column.column_type {
+        T::NewDecimal { precision, scale } => (
+            "decimal".to_string(),
+            format!("decimal({precision},{scale})"),
+        ),
+        T::VarChar { .. } | T::VarCharCompressed { .. } if binary => {
+            ("varbinary".into(), "varbinary".into())
+        }
+        T::VarChar { .. } | T::VarCharCompressed { .. } => ("varchar".into(), "varchar".into()),
+        T::String { .. } if binary => ("binary".into(), "binary".into()),
+        T::String { .. } => ("char".into(), "char".into()),
+        T::Blob { .. } | T::BlobCompressed { .. } if binary => {
+            ("longblob".into(), "longblob".into())
+        }
+        T::Blob { .. } | T::BlobCompressed { .. } => ("longtext".into(), "longtext".into()),
+        T::Enum { .. } => ("enum".into(), format!("enum({})", labels())),
+        T::Set { .. } => ("set".into(), format!("set({})", labels())),
+        T::Bit { bits } => ("bit".into(), format!("bit({bits})")),
+        other => {
+            let name = other.name().to_ascii_lowercase();
+            (name.clone(), name)
+        }
+    };
+    let column_type = if column.column_type.is_numeric() && column.unsigned == Some(true) {
+        format!("{column_type} unsigned")
+    } else {
+        column_type
+    };
+    (data_type, column_type)
+}
+
+/// Collation id 63: `binary` (byte strings, not text).
+const BINARY_COLLATION: u16 = 63;
 
 /// What the connector needs to know about the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -384,6 +493,82 @@ pub fn parse_mysql_gtid(text: &str) -> Result<GtidState, sqlx::Error> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn earlier_map(with_names: bool) -> TableMap {
+        use crate::binlog::table_map::{DefaultCharset, OptionalMetadata, TableMapColumn};
+        let col = |type_code, column_type| TableMapColumn {
+            type_code,
+            column_type,
+            nullable: true,
+        };
+        TableMap {
+            table_id: 7,
+            flags: 0,
+            schema: "db".into(),
+            table: "don_vi".into(),
+            columns: vec![
+                col(3, ColumnType::Long),
+                col(15, ColumnType::VarChar { max_length: 200 }),
+                col(3, ColumnType::Long),
+            ],
+            optional_metadata: OptionalMetadata {
+                signedness: Some(vec![false, true]),
+                default_charset: Some(DefaultCharset {
+                    default_collation: 45,
+                    exceptions: Vec::new(),
+                }),
+                column_names: with_names
+                    .then(|| vec![b"id".to_vec(), b"ten".to_vec(), b"cap".to_vec()]),
+                primary_key: Some(vec![0]),
+                ..OptionalMetadata::default()
+            },
+            flavor: ServerFlavor::MariaDb,
+        }
+    }
+
+    #[test]
+    fn an_earlier_definition_is_taken_from_the_table_map_metadata() {
+        // Now: `ten` dropped and `cap` retyped to BIGINT; the map is of rows written before.
+        let current = CatalogTable {
+            table: TableRef::new("db", "don_vi"),
+            columns: vec![
+                column("id", "int", "int(11)"),
+                column("cap", "bigint", "bigint(20)"),
+            ],
+            primary_key: vec![0],
+            engine: Some("InnoDB".into()),
+            estimated_rows: 3,
+        };
+        let map = earlier_map(true);
+        assert!(crate::capture::fit(&map, &current).is_err());
+        let earlier = CatalogTable::from_table_map(&map, &current).unwrap();
+        let described: Vec<(&str, &str, &str)> = earlier
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.data_type.as_str(),
+                    c.column_type.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            described,
+            vec![
+                ("id", "int", "int(11)"),
+                ("ten", "varchar", "varchar"),
+                ("cap", "int", "int unsigned"),
+            ]
+        );
+        assert_eq!(earlier.columns[1].collation, Some(45));
+        assert_eq!(earlier.primary_key, vec![0]);
+        assert_ne!(earlier.fingerprint(), current.fingerprint());
+        let schema = crate::capture::fit(&map, &earlier).unwrap();
+        assert_eq!(schema.columns[2].unsigned, Some(true));
+        // Without column names the map cannot describe the table.
+        assert!(CatalogTable::from_table_map(&earlier_map(false), &current).is_none());
+    }
 
     fn column(name: &str, data_type: &str, column_type: &str) -> CatalogColumn {
         CatalogColumn {

@@ -100,7 +100,7 @@ pub fn setting_checks(
         Some(m) => Check::pass(
             "binlog_row_metadata",
             format!(
-                "{m}: column names come from information_schema; SET GLOBAL binlog_row_metadata = 'FULL' is recommended, so rows written before a DDL are never decoded with the newer definition while the connector catches up"
+                "{m}: column names come from information_schema; SET GLOBAL binlog_row_metadata = 'FULL' is recommended: without it, rows written under a definition that several quick DDL statements replaced before the connector read it go to the dead-letter topic"
             ),
         ),
         None => Check::pass(
