@@ -237,6 +237,19 @@ pub mod process {
         pub fn log(&self) -> String {
             std::fs::read_to_string(&self.log).unwrap_or_default()
         }
+
+        /// Waits until `needle` appears in the log; panics with the log after `timeout`.
+        pub fn wait_for_log(&self, needle: &str, timeout: std::time::Duration) {
+            let deadline = std::time::Instant::now() + timeout;
+            while !self.log().contains(needle) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "`{needle}` not logged within {timeout:?}:\n{}",
+                    self.log()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
     }
 
     impl Drop for Service {
@@ -824,6 +837,51 @@ pub mod mariadb_server {
             let _ = self.child.kill();
             let _ = self.child.wait();
             let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Reading change events the connectors published: columns, integer keys, id coverage.
+pub mod events {
+    use std::collections::BTreeSet;
+
+    use lienthong_proto::v1::{ChangeEvent, Row, value::Kind};
+    use lienthong_runtime::kafka::InboundRecord;
+    use prost::Message as _;
+
+    /// A column's value; panics when the row lacks the column.
+    pub fn column<'a>(row: &'a Row, name: &str) -> &'a Kind {
+        row.columns
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.value.as_ref())
+            .and_then(|v| v.kind.as_ref())
+            .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+    }
+
+    /// The event's first key column as an integer (signed or unsigned).
+    pub fn int_key(event: &ChangeEvent) -> i64 {
+        match event.key[0].value.as_ref().and_then(|v| v.kind.as_ref()) {
+            Some(Kind::IntValue(i)) => *i,
+            Some(Kind::UintValue(u)) => i64::try_from(*u).expect("key within i64"),
+            other => panic!("key is not an integer: {other:?}"),
+        }
+    }
+
+    /// A read condition for `TopicReader::read_until`: every id in `want` has been seen
+    /// (each record decoded once).
+    pub fn ids_cover(mut want: BTreeSet<i64>) -> impl FnMut(&[InboundRecord]) -> bool {
+        let mut scanned = 0;
+        move |records| {
+            for r in &records[scanned..] {
+                if let Some(p) = &r.payload {
+                    want.remove(&int_key(
+                        &ChangeEvent::decode(p.as_slice()).expect("ChangeEvent"),
+                    ));
+                }
+            }
+            scanned = records.len();
+            want.is_empty()
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lienthong_proto::v1::{ChangeEvent, Date, DeadLetter, Operation, Row, value::Kind};
+use lienthong_tests::events::{column, ids_cover, int_key};
 use lienthong_tests::process::Service;
 use lienthong_tests::stack;
 use lienthong_tests::topics::{TopicReader, event_count};
@@ -124,55 +125,8 @@ impl Setup {
     }
 }
 
-fn column<'a>(row: &'a Row, name: &str) -> &'a Kind {
-    row.columns
-        .iter()
-        .find(|c| c.name == name)
-        .and_then(|c| c.value.as_ref())
-        .and_then(|v| v.kind.as_ref())
-        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
-}
-
 fn has_column(row: &Row, name: &str) -> bool {
     row.columns.iter().any(|c| c.name == name)
-}
-
-fn int_key(event: &ChangeEvent) -> i64 {
-    match event.key[0].value.as_ref().and_then(|v| v.kind.as_ref()) {
-        Some(Kind::IntValue(i)) => *i,
-        Some(Kind::UintValue(u)) => i64::try_from(*u).unwrap(),
-        other => panic!("key is not an integer: {other:?}"),
-    }
-}
-
-fn wait_for_log(service: &Service, needle: &str, timeout: Duration) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !service.log().contains(needle) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "`{needle}` not logged within {timeout:?}:\n{}",
-            service.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A read condition: every id in `want` has been seen.
-fn ids_cover(
-    mut want: BTreeSet<i64>,
-) -> impl FnMut(&[lienthong_runtime::kafka::InboundRecord]) -> bool {
-    let mut scanned = 0;
-    move |records| {
-        for r in &records[scanned..] {
-            if let Some(p) = &r.payload {
-                want.remove(&int_key(
-                    &<ChangeEvent as prost::Message>::decode(p.as_slice()).unwrap(),
-                ));
-            }
-        }
-        scanned = records.len();
-        want.is_empty()
-    }
 }
 
 const TYPED_TABLE: &str = "CREATE TABLE ho_so (
@@ -206,7 +160,7 @@ async fn snapshot_then_stream_with_typed_values() {
     conn.execute("SET time_zone = '+00:00'").await.unwrap();
     conn.execute(typed_row(1).as_str()).await.unwrap();
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     conn.execute(typed_row(2).as_str()).await.unwrap();
     conn.execute("UPDATE ho_so SET he_so = 5.08 WHERE id = 2")
         .await
@@ -328,7 +282,7 @@ async fn schema_change_mid_stream_gives_a_new_schema_version() {
     )
     .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     let mut conn = s.connect().await;
     let mut reader = None;
     // Each change is captured before the next DDL: the connector's table facts, read again
@@ -397,7 +351,7 @@ async fn ddl_burst_never_misdecodes_and_counts_balance() {
         TopicReader::new("dlq.source-mysql").await
     };
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     let mut conn = s.connect().await;
     for sql in DDL_STEPS {
         conn.execute(sql).await.unwrap();
@@ -510,7 +464,7 @@ fn assert_every_id_present(events: &[ChangeEvent], ids: std::ops::Range<i64>) {
 async fn kill_9_during_streaming_loses_nothing() {
     let s = setup("kill", &[LOG_TABLE], "").await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     let total = 3_000;
     let writer = {
         let url = s.url.clone();
@@ -580,7 +534,7 @@ async fn kill_9_during_snapshot_resumes_and_loses_nothing() {
     reader
         .read_until(Duration::from_secs(120), ids_cover((0..=rows).collect()))
         .await;
-    wait_for_log(&connector, "snapshot complete", Duration::from_secs(60));
+    connector.wait_for_log("snapshot complete", Duration::from_secs(60));
     assert_every_id_present(&reader.events(), 0..rows + 1);
     let log = connector.log();
     assert!(
@@ -641,7 +595,7 @@ async fn legacy_latin1_and_utf8mb4_vietnamese_text_round_trip() {
             .unwrap();
     }
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     for (i, sample) in samples.iter().enumerate() {
         conn.execute(insert(i as i64 + 11, *sample).as_str())
             .await

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lienthong_proto::v1::{ChangeEvent, Operation, value};
+use lienthong_tests::events::{column, ids_cover, int_key};
 use lienthong_tests::postgres::TestDatabase;
 use lienthong_tests::process::Service;
 use lienthong_tests::topics::{TopicReader, event_count};
@@ -91,34 +92,6 @@ impl Setup {
 
     async fn finish(self) {
         self.db.drop_with_slot(&self.slot).await;
-    }
-}
-
-fn column<'a>(row: &'a lienthong_proto::v1::Row, name: &str) -> &'a value::Kind {
-    row.columns
-        .iter()
-        .find(|c| c.name == name)
-        .and_then(|c| c.value.as_ref())
-        .and_then(|v| v.kind.as_ref())
-        .unwrap_or_else(|| panic!("no column {name} in {row:?}"))
-}
-
-fn int_key(event: &ChangeEvent) -> i64 {
-    match event.key[0].value.as_ref().and_then(|v| v.kind.as_ref()) {
-        Some(value::Kind::IntValue(i)) => *i,
-        other => panic!("key is not an integer: {other:?}"),
-    }
-}
-
-fn wait_for_log(service: &Service, needle: &str, timeout: Duration) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !service.log().contains(needle) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "`{needle}` not logged within {timeout:?}:\n{}",
-            service.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -286,24 +259,6 @@ async fn snapshot_then_stream_with_typed_values() {
     s.finish().await;
 }
 
-/// A read condition: every id in `want` has been seen (decoding each record once).
-fn ids_cover(
-    mut want: BTreeSet<i64>,
-) -> impl FnMut(&[lienthong_runtime::kafka::InboundRecord]) -> bool {
-    let mut scanned = 0;
-    move |records| {
-        for r in &records[scanned..] {
-            if let Some(p) = &r.payload {
-                want.remove(&int_key(
-                    &<ChangeEvent as prost::Message>::decode(p.as_slice()).unwrap(),
-                ));
-            }
-        }
-        scanned = records.len();
-        want.is_empty()
-    }
-}
-
 /// Writes `n` rows in transactions of `per_tx`, ids from `start`.
 async fn write_rows(db: &TestDatabase, start: i64, n: i64, per_tx: i64) {
     let mut conn = db.connect().await;
@@ -348,7 +303,7 @@ async fn kill_9_during_streaming_loses_nothing() {
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     let total = 3_000;
     let writer = {
         let url = s.db.url.clone();
@@ -421,7 +376,7 @@ async fn kill_9_during_snapshot_resumes_and_loses_nothing() {
     reader
         .read_until(Duration::from_secs(120), ids_cover(want))
         .await;
-    wait_for_log(&connector, "snapshot complete", Duration::from_secs(60));
+    connector.wait_for_log("snapshot complete", Duration::from_secs(60));
     assert_every_id_once_or_more(&reader.events(), 0..rows + 1);
     let log = connector.log();
     assert!(
@@ -443,7 +398,7 @@ async fn transaction_larger_than_the_memory_bound_arrives_whole() {
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     // One transaction of 60,000 rows: far beyond logical_decoding_work_mem on the local stack
     // (64kB), so the server streams it in progress, and beyond the connector's memory limit
     // for it (256kB), so the connector moves it to disk.
@@ -480,7 +435,7 @@ async fn schema_change_mid_stream_is_a_new_version() {
     s.db.exec("CREATE TABLE don_vi (id int4 PRIMARY KEY, ten text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     s.db.exec("INSERT INTO don_vi VALUES (1, 'Sở Nội vụ')")
         .await;
     s.db.exec("ALTER TABLE don_vi ADD COLUMN ma_tinh varchar(3)")
@@ -517,7 +472,7 @@ async fn personal_data_is_masked_and_excluded_columns_never_leave() {
     s.db.exec("CREATE TABLE can_bo (id int4 PRIMARY KEY, so_dinh_danh char(12), dien_thoai text, mat_khau text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     s.db.exec("INSERT INTO can_bo VALUES (1, '001203000123', '0912345678', 'bí mật'), (2, '001203000123', NULL, 'x')")
         .await;
     let mut reader = TopicReader::new(&s.topic("can_bo")).await;
@@ -592,7 +547,7 @@ async fn broker_outage_is_waited_out_without_loss() {
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     write_rows(&s.db, 0, 500, 10).await;
     broker.pause();
     // Changes keep coming while the broker is away, for longer than a produce timeout.
@@ -624,7 +579,7 @@ async fn incremental_snapshot_on_demand_while_streaming() {
     // Rows from before the connector existed: with mode = never, nothing reads them yet.
     write_rows(&s.db, 0, 1_000, 1_000).await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     write_rows(&s.db, 1_000, 10, 1).await;
     let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
     reader
@@ -661,7 +616,7 @@ async fn incremental_snapshot_on_demand_while_streaming() {
     reader
         .read_until(Duration::from_secs(120), ids_cover((0..1_310).collect()))
         .await;
-    wait_for_log(&connector, "snapshot complete", Duration::from_secs(60));
+    connector.wait_for_log("snapshot complete", Duration::from_secs(60));
     let events = reader.events();
     assert_every_id_once_or_more(&events, 0..1_310);
     let reads = events
@@ -879,7 +834,7 @@ async fn lag_and_positions_are_exported_as_metrics() {
     s.db.exec("CREATE TABLE nhat_ky (id int8 PRIMARY KEY, noi_dung text)")
         .await;
     let mut connector = s.start();
-    wait_for_log(&connector, "streaming changes", Duration::from_secs(60));
+    connector.wait_for_log("streaming changes", Duration::from_secs(60));
     write_rows(&s.db, 0, 300, 10).await;
     let mut reader = TopicReader::new(&s.topic("nhat_ky")).await;
     reader

@@ -31,7 +31,7 @@
 //! Every platform request needs `Authorization: Bearer <token>`; otherwise `401` with
 //! `WWW-Authenticate: Bearer realm="lienthong-platform-sim"` (plus `error="invalid_token"` and an
 //! `error_description` of `unknown bearer token` or `bearer token expired` when one was sent).
-//! Mutual TLS is not implemented: the simulator speaks plain HTTP.
+//! The simulator speaks plain HTTP only, without mutual TLS.
 //!
 //! ## Checks on every platform request, in order
 //!
