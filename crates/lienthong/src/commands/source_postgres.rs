@@ -8,19 +8,7 @@ use lienthong_source_postgres::{PostgresSource, SourceContext};
 
 pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
-    for id in only {
-        if !cfg.source_postgres.contains_key(id) {
-            anyhow::bail!("no [source_postgres.{id}] in the configuration");
-        }
-    }
-    let selected: Vec<_> = cfg
-        .source_postgres
-        .iter()
-        .filter(|(id, _)| only.is_empty() || only.contains(id))
-        .collect();
-    if selected.is_empty() {
-        anyhow::bail!("the configuration has no [source_postgres.<id>] section");
-    }
+    let selected = super::select_sources(&cfg.source_postgres, only, "source_postgres")?;
     let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
     let mut tasks = tokio::task::JoinSet::new();
     for (id, source_cfg) in selected {
