@@ -8,6 +8,7 @@ mod poll;
 mod postgres;
 mod report;
 mod service;
+mod sink;
 mod translate;
 
 use std::path::PathBuf;
@@ -41,6 +42,13 @@ struct Args {
     /// Change events in the translator benchmark.
     #[arg(long, default_value_t = 200_000)]
     translate_records: i64,
+    /// Records in the HTTP sink benchmark, its lanes and its batch size.
+    #[arg(long, default_value_t = 200_000)]
+    sink_records: i64,
+    #[arg(long, default_value_t = 8)]
+    sink_lanes: usize,
+    #[arg(long, default_value_t = 500)]
+    sink_batch: usize,
     /// Run only these benchmarks (default: all).
     #[arg(long = "only", value_enum, value_name = "BENCH")]
     only: Vec<Bench>,
@@ -56,6 +64,8 @@ enum Bench {
     Poll,
     /// Translator per-core rate (no broker or database).
     Translate,
+    /// HTTP sink: records delivered per second to the platform simulator, latency.
+    Sink,
 }
 
 #[tokio::main]
@@ -83,6 +93,9 @@ async fn main() -> anyhow::Result<()> {
             args.translate_records,
             &mut report,
         )?;
+    }
+    if selected(Bench::Sink) {
+        sink::run(&args, &mut report).await?;
     }
     let previous = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report.render(previous.as_deref()))?;

@@ -155,7 +155,8 @@ pub async fn raw_producer_seconds(
 }
 
 /// A counter's value summed over its label sets, from a service's `/metrics` endpoint.
-pub async fn metric_value(address: &str, name: &str) -> anyhow::Result<f64> {
+/// The text a service's `/metrics` answers (headers included).
+pub async fn metrics_text(address: &str) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(address).await?;
     stream
@@ -163,6 +164,11 @@ pub async fn metric_value(address: &str, name: &str) -> anyhow::Result<f64> {
         .await?;
     let mut body = String::new();
     stream.read_to_string(&mut body).await?;
+    Ok(body)
+}
+
+pub async fn metric_value(address: &str, name: &str) -> anyhow::Result<f64> {
+    let body = metrics_text(address).await?;
     let mut total = 0.0;
     for line in body.lines() {
         let Some(rest) = line.strip_prefix(name) else {

@@ -216,6 +216,7 @@ mod tests {
             }],
             token_ttl_seconds: ttl,
             allow_anonymous: false,
+            allow_client_certificate: false,
         })
     }
 

@@ -1,5 +1,6 @@
-//! Configuration of the simulator: where it listens, where it stores what it accepted, who may
-//! call it, which checks it enforces, and which faults are active from the start.
+//! Configuration of the simulator: where it listens (plain HTTP or TLS, with or without client
+//! certificates), where it stores what it accepted, who may call it, which checks it enforces,
+//! and which faults are active from the start.
 //!
 //! Every struct rejects unknown keys, so a misspelt option fails loudly instead of silently
 //! running with a default. Defaults live in one place: the `Default` impls and `default_*`
@@ -33,6 +34,19 @@ use crate::faults::FaultPlan;
 /// client_id = "legacy-sink"
 /// token = "static-secret-token"
 /// ```
+///
+/// Serving HTTPS with mutual TLS (see [`TlsConfig`]):
+///
+/// ```toml
+/// [tls]
+/// cert = "/etc/lienthong/sim/server.pem"
+/// key = "/etc/lienthong/sim/server.key"
+/// client_ca = "/etc/lienthong/sim/clients-ca.pem"
+///
+/// [[tls.client_bindings]]
+/// subject_cn = "bnv-hub"
+/// xroad_client = "VN/GOV/000.00.00.H29/lienthong-hub"
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlatformSimConfig {
@@ -44,6 +58,9 @@ pub struct PlatformSimConfig {
     /// everything in memory, lost when the server stops.
     #[serde(default)]
     pub database: Option<PathBuf>,
+    /// HTTPS instead of plain HTTP; `None` (no `[tls]` section) serves plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Who may call the platform endpoints.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -61,6 +78,7 @@ impl Default for PlatformSimConfig {
         Self {
             listen: default_listen(),
             database: None,
+            tls: None,
             auth: AuthConfig::default(),
             checks: ChecksConfig::default(),
             faults: FaultPlan::default(),
@@ -73,7 +91,8 @@ fn default_listen() -> SocketAddr {
 }
 
 /// Credentials the simulator accepts. Deny by default: with no clients and no static tokens,
-/// every platform request is refused unless `allow_anonymous` is set.
+/// every platform request is refused unless `allow_anonymous` or `allow_client_certificate` is
+/// set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -89,6 +108,13 @@ pub struct AuthConfig {
     /// Accept platform requests without any `Authorization` header (demo setups only).
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Accept platform requests without an `Authorization` header when the connection presented
+    /// a client certificate that `tls.client_ca` verified: mutual TLS as the only credential,
+    /// the way X-Road security servers authenticate each other. The caller is named by the
+    /// certificate's subject CN. Needs `tls.client_ca`. A request that does send a bearer token
+    /// is still judged by that token.
+    #[serde(default)]
+    pub allow_client_certificate: bool,
 }
 
 impl Default for AuthConfig {
@@ -98,6 +124,7 @@ impl Default for AuthConfig {
             static_tokens: Vec::new(),
             token_ttl_seconds: default_token_ttl_seconds(),
             allow_anonymous: false,
+            allow_client_certificate: false,
         }
     }
 }
@@ -128,6 +155,42 @@ pub struct StaticToken {
     /// Same meaning as [`OAuthClient::xroad_client`].
     #[serde(default)]
     pub xroad_client: Option<String>,
+}
+
+/// `[tls]`: the simulator serves HTTPS. Paths are read once at start; relative paths are taken
+/// from the working directory.
+///
+/// With `client_ca` it asks every client for a certificate and ends the TLS handshake of a
+/// client that sends none, or one not signed by these CAs, before any HTTP is spoken. What a
+/// verified certificate may do is set by `client_bindings` and `auth.allow_client_certificate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server's certificate chain, its own certificate first.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM file with the private key of `cert` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// PEM bundle of the CA certificates that sign client certificates; set it for mutual TLS.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Client certificates bound to one X-Road subsystem. Needs `client_ca`.
+    #[serde(default)]
+    pub client_bindings: Vec<ClientCertificateBinding>,
+}
+
+/// Binds the client certificates with one subject CN to one `X-Road-Client`: a platform request
+/// over a connection with such a certificate must name exactly that subsystem, else
+/// `403 client_mismatch`, whatever credential it carries. This is how a security server ties a
+/// member's authentication certificate to its registered subsystem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateBinding {
+    /// The certificate subject's common name (CN), compared exactly.
+    pub subject_cn: String,
+    /// `INSTANCE/CLASS/MEMBER/SUBSYSTEM`.
+    pub xroad_client: String,
 }
 
 /// Request checks; all on by default because the real platforms enforce them.
@@ -220,11 +283,22 @@ impl PlatformSimConfig {
             });
         };
         let auth = &self.auth;
-        if auth.oauth_clients.is_empty() && auth.static_tokens.is_empty() && !auth.allow_anonymous {
+        if auth.oauth_clients.is_empty()
+            && auth.static_tokens.is_empty()
+            && !auth.allow_anonymous
+            && !auth.allow_client_certificate
+        {
             problem(
                 "auth".into(),
                 "no oauth_clients and no static_tokens: every request would be refused \
                  (set allow_anonymous = true for an open demo endpoint)",
+            );
+        }
+        let verifies_clients = self.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some());
+        if auth.allow_client_certificate && !verifies_clients {
+            problem(
+                "auth.allow_client_certificate".into(),
+                "needs tls.client_ca: without it no client certificate is asked for or verified",
             );
         }
         if auth.token_ttl_seconds == 0 {
@@ -269,6 +343,11 @@ impl PlatformSimConfig {
         }
         if self.checks.max_batch_records == 0 {
             problem("checks.max_batch_records".into(), "must be at least 1");
+        }
+        if let Some(tls) = &self.tls
+            && let Err(tls_problems) = crate::tls::ServerTls::load(tls)
+        {
+            problems.extend(tls_problems);
         }
         for p in self.faults.validate() {
             problems.push(ConfigProblem {

@@ -1,6 +1,8 @@
 //! The checks every platform request passes before a flavour looks at its body, in this order:
-//! faults, bearer token, body size, X-Road headers (and the caller's bound client id), body
-//! hash. A failed check is a [`Rejection`], which each flavour renders in its own error shape.
+//! faults, credentials (bearer token, or the client certificate where the config allows it),
+//! body size, X-Road headers (and the client ids bound to the credential and to the client
+//! certificate), body hash. A failed check is a [`Rejection`], which each flavour renders in its
+//! own error shape.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -14,6 +16,7 @@ use crate::config::PlatformSimConfig;
 use crate::digest;
 use crate::faults::{FaultEngine, Verdict};
 use crate::store::RecordStore;
+use crate::tls::ClientCertificate;
 use crate::xroad::{self, XRoadHeaders};
 
 /// Realm named in `WWW-Authenticate`.
@@ -178,10 +181,12 @@ pub(crate) fn verdict_to_result(verdict: Verdict) -> Result<(), Rejection> {
     }
 }
 
-/// Runs every common check on one platform request.
+/// Runs every common check on one platform request. `certificate` is the verified client
+/// certificate of the connection, when it came over mutual TLS.
 pub(crate) async fn admit(
     state: &AppState,
     headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Admitted, Rejection> {
     apply_faults(state).await?;
@@ -193,10 +198,18 @@ pub(crate) async fn admit(
             return Err(unauthorized(&AuthError::Malformed));
         }
     };
-    let caller = state
-        .tokens()
-        .authenticate(authorization, Instant::now())
-        .map_err(|e| unauthorized(&e))?;
+    let caller = match (authorization, certificate) {
+        // Mutual TLS as the only credential, when allowed; a request that sends a token is
+        // judged by the token.
+        (None, Some(certificate)) if state.config.auth.allow_client_certificate => Some(Caller {
+            client_id: certificate.caller_id(),
+            xroad_client: certificate.xroad_client.clone(),
+        }),
+        _ => state
+            .tokens()
+            .authenticate(authorization, Instant::now())
+            .map_err(|e| unauthorized(&e))?,
+    };
 
     let body = body.map_err(|rejection| {
         let status = rejection.status();
@@ -217,15 +230,30 @@ pub(crate) async fn admit(
             };
             Rejection::bad_request(code, e.to_string())
         })?;
-        if let Some(bound) = caller.as_ref().and_then(|c| c.xroad_client.as_deref())
-            && parsed.client.to_string() != bound
+        let client = parsed.client.to_string();
+        // The certificate's binding first: it names the certificate, which says more than "this
+        // credential" when the caller authenticated by that certificate.
+        if let Some(certificate) = certificate
+            && let Some(bound) = certificate.xroad_client.as_deref()
+            && client != bound
         {
             return Err(Rejection::new(
                 StatusCode::FORBIDDEN,
                 "client_mismatch",
                 format!(
-                    "X-Road-Client {} is not the subsystem registered for this credential",
-                    parsed.client
+                    "X-Road-Client {client} is not the subsystem bound to the client certificate {}",
+                    certificate.caller_id()
+                ),
+            ));
+        }
+        if let Some(bound) = caller.as_ref().and_then(|c| c.xroad_client.as_deref())
+            && client != bound
+        {
+            return Err(Rejection::new(
+                StatusCode::FORBIDDEN,
+                "client_mismatch",
+                format!(
+                    "X-Road-Client {client} is not the subsystem registered for this credential"
                 ),
             ));
         }

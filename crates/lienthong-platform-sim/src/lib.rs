@@ -1,9 +1,9 @@
-//! A real HTTP server that behaves like the national data-sharing platforms' endpoints
+//! A real HTTP(S) server that behaves like the national data-sharing platforms' endpoints
 //! (NGSP/NDXP, NDOP, a ministry LGSP; Decree 194/2025), for tests, the demo and integrators.
 //!
-//! It checks bearer tokens, X-Road-style headers and body hashes, deduplicates by idempotency
-//! key, stores what it accepted in SQLite, lets a test inspect what arrived, and misbehaves on
-//! command. The binary wires it as `lienthong platform-sim --config FILE`:
+//! It checks bearer tokens or client certificates (mutual TLS), X-Road-style headers and body
+//! hashes, deduplicates by idempotency key, stores what it accepted in SQLite, lets a test
+//! inspect what arrived, and misbehaves on command. The binary wires it as `lienthong platform-sim --config FILE`:
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), lienthong_platform_sim::SimError> {
@@ -19,6 +19,29 @@
 //!
 //! # HTTP contract
 //!
+//! ## Transport
+//!
+//! Without a `[tls]` section the simulator speaks plain HTTP/1.1. With one ([`TlsConfig`]) it
+//! speaks only HTTPS (TLS 1.2 and 1.3, rustls; HTTP/1.1, or HTTP/2 when the client offers it by
+//! ALPN) with the certificate chain and key of `tls.cert` and `tls.key`, and
+//! [`BoundServer::base_url`] starts with `https://`.
+//!
+//! With `tls.client_ca` it runs mutual TLS: every client must present a certificate that chains
+//! to one of those CAs, otherwise the TLS handshake fails (no HTTP answer, nothing counted). A
+//! verified certificate then matters in two ways:
+//!
+//! - `[[tls.client_bindings]]` binds a subject CN to one `X-Road-Client`
+//!   ([`ClientCertificateBinding`]): every platform request over a connection with such a
+//!   certificate must carry that `X-Road-Client`, whatever credential it uses, else
+//!   `403 client_mismatch`;
+//! - `auth.allow_client_certificate = true` lets a platform request without an `Authorization`
+//!   header through on the certificate alone; its caller (`client_id` of stored records) is the
+//!   subject CN, or `sha256:<fingerprint>` for a certificate without a CN. Off by default: a
+//!   certificate alone then gets `401 missing_token` like any request without credentials.
+//!
+//! The inspection API (`/_sim/...`) and `POST /oauth2/token` run over the same listener, so
+//! with mutual TLS they too need a client certificate.
+//!
 //! ## Authentication
 //!
 //! `POST /oauth2/token` implements the OAuth2 client-credentials grant (RFC 6749 §4.4): form body
@@ -30,18 +53,20 @@
 //!
 //! Every platform request needs `Authorization: Bearer <token>`; otherwise `401` with
 //! `WWW-Authenticate: Bearer realm="lienthong-platform-sim"` (plus `error="invalid_token"` and an
-//! `error_description` of `unknown bearer token` or `bearer token expired` when one was sent).
-//! The simulator speaks plain HTTP only, without mutual TLS.
+//! `error_description` of `unknown bearer token` or `bearer token expired` when one was sent),
+//! unless the request came with a client certificate and `auth.allow_client_certificate` is set
+//! (see Transport).
 //!
 //! ## Checks on every platform request, in order
 //!
 //! 1. injected faults (see below);
-//! 2. bearer token → `401`;
+//! 2. bearer token (or the client certificate, where allowed) → `401`;
 //! 3. body size (`checks.max_body_bytes`) → `413 body_too_large`;
 //! 4. X-Road headers (see [`xroad`]): `X-Road-Client` (`INSTANCE/CLASS/MEMBER/SUBSYSTEM`),
 //!    `X-Road-Id`, `X-Road-UserId`, `X-Road-Purpose` → `400 missing_header | invalid_header`;
-//!    a credential bound to a client id (`xroad_client` in config) with another
-//!    `X-Road-Client` → `403 client_mismatch`. A reused `X-Road-Id` is counted, not refused;
+//!    a credential bound to a client id (`xroad_client` in config), or a client certificate
+//!    bound to one (`tls.client_bindings`), with another `X-Road-Client` →
+//!    `403 client_mismatch`. A reused `X-Road-Id` is counted, not refused;
 //! 5. body hash (see [`digest`]): `Content-Digest: sha-256=:<base64>:` or
 //!    `Digest: SHA-256=<base64>` → `400 missing_digest | invalid_digest`;
 //! 6. the flavour's own body checks → `400 invalid_body`, `413 batch_too_large`,
@@ -120,10 +145,12 @@ mod flavours;
 mod gate;
 mod server;
 pub mod store;
+mod tls;
 pub mod xroad;
 
 pub use config::{
-    AuthConfig, ChecksConfig, ConfigProblem, OAuthClient, PlatformSimConfig, Secret, StaticToken,
+    AuthConfig, ChecksConfig, ClientCertificateBinding, ConfigProblem, OAuthClient,
+    PlatformSimConfig, Secret, StaticToken, TlsConfig,
 };
 pub use error::SimError;
 pub use faults::{Downtime, DowntimeMode, ErrorRate, FaultPlan, Latency, RateLimit};

@@ -1,5 +1,5 @@
 //! The HTTP shell: routes, the token endpoint, the inspection and fault API, the listener that
-//! can drop connections, and [`serve`].
+//! can drop connections, and [`serve`] (plain HTTP here, HTTPS through [`crate::tls`]).
 
 use std::future::Future;
 use std::io;
@@ -29,11 +29,13 @@ use crate::faults::{FaultEngine, FaultPlan};
 use crate::flavours::{lgsp, ndop, ngsp};
 use crate::gate::{AppState, REALM, lock_faults, verdict_to_result};
 use crate::store::{ListQuery, RecordStore};
+use crate::tls::ServerTls;
 
 /// A running simulator.
 #[derive(Debug)]
 pub struct BoundServer {
     local_addr: SocketAddr,
+    tls: bool,
     task: JoinHandle<Result<(), SimError>>,
 }
 
@@ -43,9 +45,15 @@ impl BoundServer {
         self.local_addr
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:8480`.
+    /// Whether the server speaks TLS (a `[tls]` section was configured).
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:8480`, or `https://127.0.0.1:8443` with `[tls]`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// Waits until the server has stopped (after the shutdown future completed and open
@@ -58,8 +66,9 @@ impl BoundServer {
     }
 }
 
-/// Validates `config`, opens the database, binds the listener and starts serving in a background
-/// task until `shutdown` completes. Returns once the server accepts connections.
+/// Validates `config`, opens the database, binds the listener and starts serving (HTTPS when
+/// `config.tls` is set, else plain HTTP) in a background task until `shutdown` completes.
+/// Returns once the server accepts connections.
 pub async fn serve<F>(config: PlatformSimConfig, shutdown: F) -> Result<BoundServer, SimError>
 where
     F: Future<Output = ()> + Send + 'static,
@@ -68,6 +77,13 @@ where
     if !problems.is_empty() {
         return Err(SimError::InvalidConfig(problems));
     }
+    // Loaded again after `validate` read the same files: this is the setup that is served.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(ServerTls::load)
+        .transpose()
+        .map_err(SimError::InvalidConfig)?;
     let store = RecordStore::open(config.database.as_deref()).await?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -94,16 +110,27 @@ where
         inner: listener,
         faults,
     };
-    tracing::info!(%local_addr, "platform simulator listening");
+    let is_tls = tls.is_some();
+    tracing::info!(%local_addr, tls = is_tls, "platform simulator listening");
     let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| SimError::Serve(Arc::new(e)));
+        let result = match tls {
+            Some(tls) => {
+                crate::tls::serve(listener, tls, app, shutdown).await;
+                Ok(())
+            }
+            None => axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(|e| SimError::Serve(Arc::new(e))),
+        };
         store.close().await;
         result
     });
-    Ok(BoundServer { local_addr, task })
+    Ok(BoundServer {
+        local_addr,
+        tls: is_tls,
+        task,
+    })
 }
 
 fn router(state: Arc<AppState>) -> Router {
@@ -387,7 +414,7 @@ async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {
 // Listener that drops connections during `drop` downtime windows
 
 #[derive(Debug)]
-struct FaultingListener {
+pub(crate) struct FaultingListener {
     inner: TcpListener,
     faults: Arc<Mutex<FaultEngine>>,
 }
@@ -426,7 +453,7 @@ impl axum::serve::Listener for FaultingListener {
 /// A connection that fails its next read while a `drop` window is active, so keep-alive
 /// connections opened before the window are cut too.
 #[derive(Debug)]
-struct FaultingStream {
+pub(crate) struct FaultingStream {
     inner: TcpStream,
     faults: Arc<Mutex<FaultEngine>>,
 }

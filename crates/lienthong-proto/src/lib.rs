@@ -21,6 +21,7 @@ pub const PROTO_FILES: &[&str] = &[
     "lienthong/v1/masterdata.proto",
     "lienthong/v1/population.proto",
     "lienthong/v1/resolution.proto",
+    "lienthong/v1/delivery.proto",
     "lienthong/v1/lookup.proto",
     "lienthong/v1/resolve.proto",
     "lienthong/v1/codelists.proto",

@@ -50,7 +50,14 @@ impl EntityKind {
 
     /// The output topic: `canonical.<entity>.v1`.
     pub fn topic(self) -> String {
-        format!("canonical.{}.v1", self.as_str())
+        match self {
+            EntityKind::Person => "canonical.person.v1",
+            EntityKind::CivilServant => "canonical.civil_servant.v1",
+            EntityKind::Organisation => "canonical.organisation.v1",
+            EntityKind::AdministrativeUnit => "canonical.administrative_unit.v1",
+            EntityKind::SocialInsurance => "canonical.social_insurance.v1",
+        }
+        .to_owned()
     }
 
     /// The protobuf message name (for the `lienthong-content-type` header).
@@ -189,13 +196,36 @@ impl CanonicalEntity {
     }
 
     pub(crate) fn set_quality(&mut self, quality: Quality) {
-        match self {
-            CanonicalEntity::Person(e) => e.quality = Some(quality),
-            CanonicalEntity::CivilServant(e) => e.quality = Some(quality),
-            CanonicalEntity::Organisation(e) => e.quality = Some(quality),
-            CanonicalEntity::AdministrativeUnit(_) => {}
-            CanonicalEntity::SocialInsurance(e) => e.quality = Some(quality),
+        if let Some(slot) = self.quality_mut() {
+            *slot = Some(quality);
         }
+    }
+
+    /// The message's quality field; `None` for administrative units, which have none.
+    fn quality_mut(&mut self) -> Option<&mut Option<Quality>> {
+        match self {
+            CanonicalEntity::Person(e) => Some(&mut e.quality),
+            CanonicalEntity::CivilServant(e) => Some(&mut e.quality),
+            CanonicalEntity::Organisation(e) => Some(&mut e.quality),
+            CanonicalEntity::AdministrativeUnit(_) => None,
+            CanonicalEntity::SocialInsurance(e) => Some(&mut e.quality),
+        }
+    }
+
+    /// The encoding with `quality` set (where the message has room for it), and `quality` back:
+    /// a published record carries its findings both in its value and beside it (for metrics),
+    /// and moving them in and out spares a copy of every flag.
+    pub(crate) fn encode_with_quality(&mut self, quality: Quality) -> (Vec<u8>, Quality) {
+        let Some(slot) = self.quality_mut() else {
+            return (self.encode_to_vec(), quality);
+        };
+        *slot = Some(quality);
+        let bytes = self.encode_to_vec();
+        let quality = self
+            .quality_mut()
+            .and_then(Option::take)
+            .unwrap_or_default();
+        (bytes, quality)
     }
 
     /// The protobuf encoding (the Kafka record value).

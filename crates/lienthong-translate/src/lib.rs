@@ -15,6 +15,7 @@
 //! | [`date`] | calendar dates and Vietnamese date formats, partial dates included |
 //! | [`entity`] | the canonical entities as one enum |
 //! | [`record`] | the translation result, record ids |
+//! | `event` | change events read in place from their protobuf bytes, for the stage |
 //! | [`trial`] | `lienthong mapping test`: a mapping tried on sample rows (JSON or CSV), no Kafka |
 //! | [`stage`] | the Kafka stage: offsets committed after acknowledgement, `dlq.translate`, reload |
 //!
@@ -41,6 +42,7 @@ pub mod codelist;
 pub mod date;
 mod engine;
 pub mod entity;
+mod event;
 pub mod location;
 pub mod mapping;
 pub mod quality;

@@ -14,7 +14,6 @@
 //! audit (a value was converted from TCVN3, an old province code was translated) and do not make
 //! a criterion fail.
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use lienthong_proto::v1::{
@@ -22,7 +21,7 @@ use lienthong_proto::v1::{
 };
 use lienthong_vietnamese::legacy::{self, Encoding};
 use lienthong_vietnamese::pin::{self, PersonalId, PinDiscrepancy, PinError};
-use lienthong_vietnamese::text::{clean, fold_tones};
+use lienthong_vietnamese::text::{fold_tones, is_clean, is_letter};
 
 use crate::codelist::{
     COMMUNE_2025, COMMUNE_PRE_2025, CodeLists, DISTRICT_PRE_2025, PROVINCE_2025, PROVINCE_PRE_2025,
@@ -30,7 +29,7 @@ use crate::codelist::{
 use crate::date::{CivilDate, day_range, is_partial, unix_seconds};
 use crate::entity::CanonicalEntity;
 use crate::mapping::spec::QualitySpec;
-use crate::mapping::target::{PlaceField, PlacePart, Sensitivity, Slot};
+use crate::mapping::target::{PlaceField, PlacePart, Sensitivity, Slot, SlotSet};
 
 /// The stable machine codes of quality flags.
 pub mod codes {
@@ -205,7 +204,7 @@ pub(crate) struct CheckContext<'a> {
     /// when it names one but the row has no date in it.
     pub(crate) row_updated: Option<Option<CivilDate>>,
     /// The fields the mapping set.
-    pub(crate) assigned: &'a HashSet<Slot>,
+    pub(crate) assigned: SlotSet,
     pub(crate) code_lists: &'a CodeLists,
 }
 
@@ -218,13 +217,23 @@ pub(crate) fn check_record(
     context: &CheckContext<'_>,
     findings: &mut Findings,
 ) {
+    // Read once, for the ID checks and the shared-key check.
+    let personal_id = entity
+        .person()
+        .filter(|p| !p.personal_id.is_empty())
+        .map(|p| PersonalId::parse(&p.personal_id));
     if let Some(person) = entity.person() {
-        check_person(person, context, findings);
+        check_person(person, personal_id.as_ref(), context, findings);
     }
     check_entity_fields(entity, context, findings);
     check_text(entity, findings);
     check_live(context, findings);
-    check_shared(entity, context, findings);
+    check_shared(
+        entity,
+        matches!(personal_id, Some(Ok(_))),
+        context,
+        findings,
+    );
 }
 
 /// The province (code system and code) a commune belongs to, from the code lists.
@@ -272,7 +281,7 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
         findings.add(
             Correct,
             Warning,
-            &Slot::Place(field, PlacePart::Commune).path(),
+            Slot::Place(field, PlacePart::Commune).name(),
             codes::PLACE_COMMUNE_OUTSIDE_PROVINCE,
             format!(
                 "commune {} of {} is not in province {} of {}",
@@ -282,7 +291,13 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
     }
 }
 
-fn check_person(person: &Person, context: &CheckContext<'_>, findings: &mut Findings) {
+/// `personal_id`: the parsed personal ID number, `None` when the record has none.
+fn check_person(
+    person: &Person,
+    personal_id: Option<&Result<PersonalId, PinError>>,
+    context: &CheckContext<'_>,
+    findings: &mut Findings,
+) {
     for (field, place) in [
         (PlaceField::BirthPlace, &person.birth_place),
         (PlaceField::Hometown, &person.hometown),
@@ -315,16 +330,16 @@ fn check_person(person: &Person, context: &CheckContext<'_>, findings: &mut Find
             );
         }
     }
-    if !person.personal_id.is_empty() {
-        match PersonalId::parse(&person.personal_id) {
+    if let Some(personal_id) = personal_id {
+        match personal_id {
             Err(e) => findings.add(
                 Correct,
                 Error,
                 "person.personal_id",
                 codes::PIN_INVALID,
-                pin_error_message(&e),
+                pin_error_message(e),
             ),
-            Ok(id) => check_pin_consistency(&id, person, findings),
+            Ok(id) => check_pin_consistency(id, person, findings),
         }
     }
     if !person.former_id_number.is_empty() {
@@ -468,20 +483,32 @@ fn check_pin_consistency(id: &PersonalId, person: &Person, findings: &mut Findin
 /// 10 or 11 digits starting with 0 once spaces, dots, hyphens and brackets are removed; `+84` or
 /// `84` before the number stands for the leading 0.
 fn is_phone_number(phone: &str) -> bool {
-    let digits: String = phone
+    // The characters that count, as ASCII: anything else makes the number invalid, and no
+    // valid number has more than 13 ("+84" and 10 digits).
+    let mut buffer = [0u8; 13];
+    let mut len = 0;
+    for c in phone
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
-        .collect();
-    let national = if let Some(rest) = digits.strip_prefix("+84") {
-        format!("0{rest}")
-    } else if let Some(rest) = digits.strip_prefix("84").filter(|r| r.len() >= 9) {
-        format!("0{rest}")
+    {
+        if len == buffer.len() || !(c.is_ascii_digit() || c == '+') {
+            return false;
+        }
+        buffer[len] = c as u8;
+        len += 1;
+    }
+    let number = &buffer[..len];
+    // The national form: `+84` or `84` (followed by at least nine digits) stand for a 0.
+    let (digits, national_len) = if let Some(rest) = number.strip_prefix(b"+84") {
+        (rest, rest.len() + 1)
+    } else if let Some(rest) = number.strip_prefix(b"84").filter(|r| r.len() >= 9) {
+        (rest, rest.len() + 1)
+    } else if number.first() == Some(&b'0') {
+        (number, number.len())
     } else {
-        digits
+        return false;
     };
-    matches!(national.len(), 10 | 11)
-        && national.starts_with('0')
-        && national.bytes().all(|b| b.is_ascii_digit())
+    matches!(national_len, 10 | 11) && digits.iter().all(u8::is_ascii_digit)
 }
 
 fn is_email(email: &str) -> bool {
@@ -594,7 +621,7 @@ fn check_entity_fields(
                 true,
                 findings,
             );
-            if context.assigned.contains(&Slot::SalaryStep) && cs.salary_step < 1 {
+            if context.assigned.contains(Slot::SalaryStep) && cs.salary_step < 1 {
                 findings.add(
                     Correct,
                     Error,
@@ -656,11 +683,11 @@ fn check_entity_fields(
 }
 
 /// The free-text fields of a record, with their names and whether they are personal names.
-fn text_fields(entity: &CanonicalEntity) -> Vec<(String, &str, bool)> {
-    let mut out: Vec<(String, &str, bool)> = Vec::new();
+fn text_fields(entity: &CanonicalEntity) -> Vec<(&'static str, &str, bool)> {
+    let mut out: Vec<(&'static str, &str, bool)> = Vec::new();
     if let Some(person) = entity.person() {
         if let Some(name) = &person.name {
-            out.push(("person.name".into(), name.full.as_str(), true));
+            out.push(("person.name", name.full.as_str(), true));
         }
         let places = [
             (PlaceField::BirthPlace, &person.birth_place),
@@ -671,12 +698,12 @@ fn text_fields(entity: &CanonicalEntity) -> Vec<(String, &str, bool)> {
         for (field, place) in places {
             if let Some(place) = place {
                 out.push((
-                    Slot::Place(field, PlacePart::Detail).path(),
+                    Slot::Place(field, PlacePart::Detail).name(),
                     place.detail.as_str(),
                     false,
                 ));
                 out.push((
-                    Slot::Place(field, PlacePart::Text).path(),
+                    Slot::Place(field, PlacePart::Text).name(),
                     place.text.as_str(),
                     false,
                 ));
@@ -685,15 +712,15 @@ fn text_fields(entity: &CanonicalEntity) -> Vec<(String, &str, bool)> {
     }
     match entity {
         CanonicalEntity::CivilServant(cs) => {
-            out.push(("organisation_name".into(), &cs.organisation_name, false));
+            out.push(("organisation_name", &cs.organisation_name, false));
         }
         CanonicalEntity::Organisation(org) => {
-            out.push(("name".into(), &org.name, false));
-            out.push(("short_name".into(), &org.short_name, false));
+            out.push(("name", &org.name, false));
+            out.push(("short_name", &org.short_name, false));
         }
-        CanonicalEntity::AdministrativeUnit(unit) => out.push(("name".into(), &unit.name, false)),
+        CanonicalEntity::AdministrativeUnit(unit) => out.push(("name", &unit.name, false)),
         CanonicalEntity::SocialInsurance(si) => {
-            out.push(("employer_name".into(), &si.employer_name, false));
+            out.push(("employer_name", &si.employer_name, false));
         }
         CanonicalEntity::Person(_) => {}
     }
@@ -732,46 +759,46 @@ fn check_text(entity: &CanonicalEntity, findings: &mut Findings) {
             findings.add(
                 Clean,
                 Warning,
-                &field,
+                field,
                 codes::TEXT_REPLACEMENT_CHARACTER,
                 "the text contains U+FFFD: characters were lost when it was decoded upstream",
             );
         }
-        let encoding = legacy::detect(value);
-        if !is_name && matches!(encoding, Encoding::Tcvn3 | Encoding::Vni) {
+        // Names were looked at above, in their source spelling.
+        let encoding = if is_name {
+            Encoding::Unicode
+        } else {
+            legacy::detect(value)
+        };
+        if matches!(encoding, Encoding::Tcvn3 | Encoding::Vni) {
             findings.add(
                 Clean,
                 Warning,
-                &field,
+                field,
                 codes::TEXT_LEGACY_ENCODING,
                 format!(
                     "the text reads as {encoding}-encoded bytes: add a legacy_decode transform"
                 ),
             );
         }
-        if clean(value) != value {
+        if !is_clean(value) {
             findings.add(
                 Clean,
                 Warning,
-                &field,
+                field,
                 codes::TEXT_NOT_CLEAN,
                 "extra white space or invisible characters: add a clean transform",
             );
         }
         if is_name
             && value.chars().any(|c| {
-                !(c.is_alphabetic()
-                    || c == ' '
-                    || c == '-'
-                    || c == '\''
-                    || c == '.'
-                    || unicode_mark(c))
+                !(is_letter(c) || c == ' ' || c == '-' || c == '\'' || c == '.' || unicode_mark(c))
             })
         {
             findings.add(
                 Clean,
                 Warning,
-                &field,
+                field,
                 codes::NAME_STRAY_CHARACTERS,
                 "the name contains digits or symbols",
             );
@@ -855,7 +882,13 @@ fn check_live(context: &CheckContext<'_>, findings: &mut Findings) {
     }
 }
 
-fn check_shared(entity: &CanonicalEntity, context: &CheckContext<'_>, findings: &mut Findings) {
+/// `valid_personal_id`: whether the record's person has a valid personal ID number.
+fn check_shared(
+    entity: &CanonicalEntity,
+    valid_personal_id: bool,
+    context: &CheckContext<'_>,
+    findings: &mut Findings,
+) {
     if !context.settings.shareable {
         findings.add(
             Shared,
@@ -877,22 +910,19 @@ fn check_shared(entity: &CanonicalEntity, context: &CheckContext<'_>, findings: 
             .code
             .is_empty()
             .then_some("no unit code: other systems cannot link the unit"),
-        _ => entity
-            .person()
-            .is_none_or(|p| PersonalId::parse(&p.personal_id).is_err())
-            .then_some(
-                "no valid personal ID number: other systems cannot link the person's records \
+        _ => (!valid_personal_id).then_some(
+            "no valid personal ID number: other systems cannot link the person's records \
                  (files are keyed by personal ID)",
-            ),
+        ),
     };
     if let Some(message) = shared_key_missing {
         findings.add(Shared, Warning, "", codes::SHARING_NO_SHARED_KEY, message);
     }
-    let mut sensitive: Vec<String> = context
+    let mut sensitive: Vec<&str> = context
         .assigned
         .iter()
         .filter(|s| s.sensitivity() == Sensitivity::Sensitive)
-        .map(|s| s.path())
+        .map(Slot::name)
         .collect();
     if !sensitive.is_empty() {
         sensitive.sort();
@@ -933,6 +963,31 @@ mod tests {
             "+1 202 555 0100",
         ] {
             assert!(!is_phone_number(bad), "{bad}");
+        }
+    }
+
+    /// The first, allocating version of [`is_phone_number`], as the reference.
+    fn is_phone_number_reference(phone: &str) -> bool {
+        let digits: String = phone
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+            .collect();
+        let national = if let Some(rest) = digits.strip_prefix("+84") {
+            format!("0{rest}")
+        } else if let Some(rest) = digits.strip_prefix("84").filter(|r| r.len() >= 9) {
+            format!("0{rest}")
+        } else {
+            digits
+        };
+        matches!(national.len(), 10 | 11)
+            && national.starts_with('0')
+            && national.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn phone_check_agrees_with_the_reference(phone in "[+0-9 .()\\-a8４]{0,16}") {
+            proptest::prop_assert_eq!(is_phone_number(&phone), is_phone_number_reference(&phone));
         }
     }
 

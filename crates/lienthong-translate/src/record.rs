@@ -134,9 +134,8 @@ pub(crate) fn operation_name(op: Operation) -> &'static str {
     }
 }
 
-/// Escapes `%`, `&` and `=` in a key value so that `col=value&col=value` stays unambiguous.
-fn escape_key_part(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Appends `s` with `%`, `&` and `=` escaped, so that `col=value&col=value` stays unambiguous.
+fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '%' => out.push_str("%25"),
@@ -145,7 +144,6 @@ fn escape_key_part(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// A source key as `col=value` pairs joined by `&` (`%`, `&` and `=` in names and values are
@@ -157,11 +155,16 @@ fn escape_key_part(s: &str) -> String {
 /// assert_eq!(source_key([("a", "x&y"), ("b", "1=1")]), "a=x%26y&b=1%3D1");
 /// ```
 pub fn source_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    pairs
-        .into_iter()
-        .map(|(column, value)| format!("{}={}", escape_key_part(column), escape_key_part(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut key = String::new();
+    for (i, (column, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            key.push('&');
+        }
+        push_escaped(&mut key, column);
+        key.push('=');
+        push_escaped(&mut key, value);
+    }
+    key
 }
 
 /// The record id of a source row: `<source_id>:<schema>.<table>:<source key>`.
@@ -174,5 +177,5 @@ pub fn source_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> St
 /// assert_eq!(record_id("bhxh", "bhxh", "QUA_TRINH", "ID=7"), "bhxh:bhxh.QUA_TRINH:ID=7");
 /// ```
 pub fn record_id(source_id: &str, schema: &str, table: &str, source_key: &str) -> String {
-    format!("{source_id}:{schema}.{table}:{source_key}")
+    [source_id, ":", schema, ".", table, ":", source_key].concat()
 }

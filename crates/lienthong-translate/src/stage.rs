@@ -37,9 +37,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::codelist::CodeLists;
+use crate::engine::Translated;
 use crate::entity::EntityKind;
+use crate::event::EventRef;
 use crate::mapping::MappingSet;
-use crate::record::MappedRecord;
+use crate::record::RecordOperation;
 
 /// The stage name in dead-letter topics, consumer groups and metrics.
 pub const STAGE: &str = "translate";
@@ -226,24 +228,38 @@ pub struct Output {
 }
 
 /// Translates one input record. Pure apart from the clock value passed in.
+///
+/// The same as decoding the `ChangeEvent` and applying [`MappingSet::apply`], encoding the
+/// record's entity: the event is read in place where its bytes allow it (see `event`), and the
+/// findings are moved into the entity for encoding rather than copied.
 pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> Translation {
     let Some(payload) = record.payload.as_deref() else {
         // A tombstone of the change-event topic: the delete event before it was translated
         // already; nothing to add.
         return Translation::Publish(Vec::new(), None);
     };
-    let event = match ChangeEvent::decode(payload) {
-        Ok(event) => event,
-        Err(e) => {
-            return Translation::Reject(Rejection {
-                kind: "decode".to_string(),
-                reason: format!("not a lienthong.v1.ChangeEvent: {e}"),
-                attempts: 1,
-            });
-        }
+    let decoded;
+    let event = match EventRef::read(payload) {
+        Some(event) => event,
+        None => match ChangeEvent::decode(payload) {
+            Ok(event) => {
+                decoded = event;
+                EventRef::of(&decoded)
+            }
+            Err(e) => {
+                return Translation::Reject(Rejection {
+                    kind: "decode".to_string(),
+                    reason: format!("not a lienthong.v1.ChangeEvent: {e}"),
+                    attempts: 1,
+                });
+            }
+        },
     };
-    match catalog.mappings.apply(&event, &catalog.code_lists, now) {
-        Ok(mapped) => Translation::Publish(outputs(&mapped, record), Some(mapped.quality)),
+    match catalog.mappings.translate(&event, &catalog.code_lists, now) {
+        Ok(translated) => {
+            let (outputs, quality) = outputs(translated, record);
+            Translation::Publish(outputs, Some(quality))
+        }
         Err(e) => Translation::Reject(Rejection {
             kind: e.kind().to_string(),
             reason: e.to_string(),
@@ -252,38 +268,49 @@ pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> 
     }
 }
 
-fn outputs(mapped: &MappedRecord, input: &InboundRecord) -> Vec<Output> {
-    let kind = mapped.kind();
-    let provenance = mapped.provenance();
-    let mut headers = RecordHeaders::with_idempotency_key(mapped.idempotency_key());
-    if let Some(position) = &input.headers.source_position {
-        headers = headers.source_position(position.clone());
-    }
+/// The records to publish for a translated change, and its findings.
+fn outputs(mut translated: Translated, input: &InboundRecord) -> (Vec<Output>, Quality) {
+    let payload = translated.encode();
+    let kind = translated.entity.kind();
+    let provenance = translated.entity.provenance();
+    let idempotency_key = provenance.map_or("", |p| p.idempotency_key.as_str());
+    let mut headers = RecordHeaders::with_idempotency_key(idempotency_key);
+    headers.source_position = input.headers.source_position.clone();
     if let Some(p) = provenance {
-        headers = headers.schema_version(format!("{}@{}", p.mapping_id, p.mapping_version));
+        headers.schema_version = Some([p.mapping_id.as_str(), "@", &p.mapping_version].concat());
     }
     headers.traceparent = input.headers.traceparent.clone();
     headers.tracestate = input.headers.tracestate.clone();
     let headers = headers.protobuf(kind.message_name());
-    let mut out = vec![Output {
-        topic: kind.topic(),
-        key: mapped.key.clone(),
-        payload: Some(mapped.entity.encode_to_vec()),
-        headers: headers.clone(),
-        kind,
-    }];
-    if mapped.is_delete() {
-        let mut tombstone = headers;
-        tombstone.idempotency_key = Some(format!("{}:tombstone", mapped.idempotency_key()));
+    let tombstone = translated.operation == RecordOperation::Delete;
+    let mut out = Vec::with_capacity(if tombstone { 2 } else { 1 });
+    if tombstone {
+        let mut tombstone = headers.clone();
+        tombstone.idempotency_key = Some([idempotency_key, ":tombstone"].concat());
         out.push(Output {
             topic: kind.topic(),
-            key: mapped.key.clone(),
+            key: translated.key.clone(),
+            payload: Some(payload),
+            headers,
+            kind,
+        });
+        out.push(Output {
+            topic: kind.topic(),
+            key: translated.key,
             payload: None,
             headers: tombstone,
             kind,
         });
+    } else {
+        out.push(Output {
+            topic: kind.topic(),
+            key: translated.key,
+            payload: Some(payload),
+            headers,
+            kind,
+        });
     }
-    out
+    (out, translated.quality)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -797,6 +824,110 @@ mod tests {
                 assert_eq!(out[0].headers.source_position.as_deref(), Some("0/1:0"));
             }
             Translation::Reject(why) => panic!("delete rejected: {why:?}"),
+        }
+    }
+
+    /// The catalog of the shipped mappings, loaded once for the property tests.
+    fn shipped_catalog() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| shipped().1)
+    }
+
+    /// `translate` against what it did before events were read in place: decode with prost,
+    /// [`MappingSet::apply`], encode the record's entity.
+    fn check_against_apply(catalog: &Catalog, bytes: Vec<u8>, now: SystemTime) {
+        let expected = catalog.mappings.apply(
+            &ChangeEvent::decode(bytes.as_slice()).unwrap(),
+            &catalog.code_lists,
+            now,
+        );
+        match (translate(catalog, &inbound(Some(bytes)), now), expected) {
+            (Translation::Publish(out, quality), Ok(record)) => {
+                assert_eq!(out.len(), if record.is_delete() { 2 } else { 1 });
+                assert_eq!(
+                    out[0].payload.as_deref(),
+                    Some(record.entity.encode_to_vec().as_slice())
+                );
+                assert_eq!(quality.as_ref(), Some(&record.quality));
+                assert_eq!(out[0].key, record.key);
+                assert_eq!(out[0].topic, record.topic());
+                assert_eq!(
+                    out[0].headers.idempotency_key.as_deref(),
+                    Some(record.idempotency_key())
+                );
+            }
+            (Translation::Reject(why), Err(e)) => {
+                assert_eq!(why.kind, e.kind());
+                assert_eq!(why.reason, e.to_string());
+            }
+            (got, expected) => panic!("translated {got:?}, applying gave {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn a_civil_servant_file_translates_as_decoding_and_applying() {
+        let (_, catalog) = shipped();
+        let mapping = catalog
+            .mappings
+            .find("csdl-cbcc", "public", "ho_so_can_bo")
+            .unwrap();
+        let row = crate::sample::row_from_json(&serde_json::json!({
+            "id": 1001,
+            "so_dinh_danh": "025090001234",
+            "ho_ten": "nguyễn  văn   AN",
+            "ngay_sinh": {"date": "1990-04-12"},
+            "gioi_tinh": 1,
+            "ma_dan_toc": "04",
+            "ma_ton_giao": "00",
+            "noi_sinh_ma_tinh": "25",
+            "que_quan_ma_tinh": "02",
+            "que_quan_ma_xa": "04792",
+            "que_quan_chi_tiet": "Thôn Đông,  khu 3",
+            "dien_thoai": "091 234.5678",
+            "email": " An.NV@Moha.gov.vn ",
+            "loai_can_bo": "CC",
+            "trang_thai": 1,
+            "don_vi_id": 17,
+            "ten_don_vi": "Vụ Tổ chức - Biên chế",
+            "ma_chuc_vu": "PV",
+            "ten_chuc_vu": "Phó Vụ trưởng",
+            "ma_ngach": "01.002",
+            "ten_ngach": "Chuyên viên chính",
+            "bac_luong": 3,
+            "he_so_luong": {"decimal": "5.08"},
+            "he_so_phu_cap_cv": {"decimal": "0.70"},
+            "ngay_tuyen_dung": {"date": "2013-09-01"},
+            "ngay_bo_nhiem_ngach": {"date": "2021-01-01"},
+            "ngay_vao_dang": null,
+            "cap_nhat_luc": {"timestamp": 1_590_000_000},
+        }))
+        .unwrap();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_754_017_200);
+        for operation in [Operation::Update, Operation::Delete] {
+            let event =
+                crate::sample::change_event(mapping, operation, row.clone(), &["id"], now, 7);
+            let bytes = event.encode_to_vec();
+            assert!(EventRef::read(&bytes).is_some(), "read in place");
+            check_against_apply(&catalog, bytes, now);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_row_translates_as_decoding_and_applying(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let catalog = shipped_catalog();
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_754_017_200);
+            let operations = [Operation::Read, Operation::Insert, Operation::Update, Operation::Delete];
+            let operation = operations[usize::from(data.first().copied().unwrap_or(0)) % 4];
+            for mapping in catalog.mappings.iter() {
+                let row = crate::sample::arbitrary_row(&mapping.columns(), &data);
+                let event = crate::sample::change_event(mapping, operation, row, &[], now, 1);
+                check_against_apply(catalog, event.encode_to_vec(), now);
+            }
         }
     }
 

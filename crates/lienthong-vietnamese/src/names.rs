@@ -13,7 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::text::{clean, fold, fold_tones};
+use crate::text::{cleaned, fold, fold_tones};
 
 /// A personal name split into family name, middle name(s) and given name.
 ///
@@ -40,7 +40,7 @@ pub enum NameError {
 }
 
 impl PersonName {
-    /// Splits a full name. The text is [`clean`]ed first (NFC, whitespace collapsed, invisible
+    /// Splits a full name. The text is [`clean`](crate::text::clean)ed first (NFC, whitespace collapsed, invisible
     /// characters removed); letters and case are kept as written.
     ///
     /// ```
@@ -56,7 +56,7 @@ impl PersonName {
     /// # Ok::<(), lienthong_vietnamese::names::NameError>(())
     /// ```
     pub fn parse(full: &str) -> Result<Self, NameError> {
-        let cleaned = clean(full);
+        let cleaned = cleaned(full);
         let words: Vec<&str> = cleaned.split(' ').filter(|w| !w.is_empty()).collect();
         let (family, middle, given) = match words.as_slice() {
             [] => return Err(NameError::Empty),
@@ -222,6 +222,7 @@ mod tests {
 
     use super::*;
     use crate::test_support::{FAMILY_NAMES, full_names};
+    use crate::text::clean;
 
     #[test]
     fn parse_splits_two_three_and_more_words() {

@@ -10,6 +10,7 @@ use lienthong_runtime::health::HealthConfig;
 use lienthong_runtime::kafka::KafkaConfig;
 use lienthong_runtime::retry::RetryConfig;
 use lienthong_runtime::telemetry::TelemetryConfig;
+use lienthong_sink_http::SinkConfig;
 use lienthong_source_mysql::MysqlSourceConfig;
 use lienthong_source_poll::PollSourceConfig;
 use lienthong_source_postgres::PostgresSourceConfig;
@@ -45,6 +46,9 @@ pub struct LienthongConfig {
     /// The translator: mapping files, code lists, consumer group.
     #[serde(default)]
     pub translate: TranslateConfig,
+    /// Delivery to the national data-sharing platforms: endpoints and routes.
+    #[serde(default)]
+    pub sink: SinkConfig,
 }
 
 /// `[state]`: where connectors keep their durable state.
@@ -62,6 +66,7 @@ impl Validate for LienthongConfig {
         problems.nested("kafka", &self.kafka);
         problems.nested("retry", &self.retry);
         problems.nested("translate", &self.translate);
+        problems.nested("sink", &self.sink);
         for (name, db) in &self.databases {
             if name.is_empty()
                 || !name

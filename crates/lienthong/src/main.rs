@@ -57,6 +57,18 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Deliver records to the national data-sharing platforms (NGSP/NDXP, NDOP, LGSP) with the
+    /// endpoints and routes of `[sink]`: exactly once in effect (idempotency keys, retries, offsets
+    /// committed after the platform's verdict), receipts to `receipts`, refused records to
+    /// `dlq.sink`. Runs until SIGINT/SIGTERM.
+    Sink {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Run an HTTP server that behaves like the platforms' endpoints (OAuth2 and static tokens,
+    /// X-Road headers, body digests, idempotency, SQLite storage, inspection API, fault
+    /// injection), for tests, the demo and integrators. Runs until SIGINT/SIGTERM.
+    PlatformSim(PlatformSimArgs),
     /// Develop mapping files: try one on sample rows, without Kafka.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -105,6 +117,20 @@ struct SourcePollArgs {
     /// Run only these source ids (default: every `[source_poll.<id>]`).
     #[arg(long = "source", value_name = "ID")]
     sources: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct PlatformSimArgs {
+    /// The simulator's own TOML file (listen address, database, clients, checks, faults); see
+    /// `deploy/local/platform-sim.toml`. Without it: 127.0.0.1:8480, in memory, deny all.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen here instead of the file's `listen`.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Store in this SQLite file instead of the file's `database`.
+    #[arg(long, value_name = "FILE")]
+    database: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +259,15 @@ async fn run(cli: Cli) -> ExitCode {
             commands::source_poll::run(args.config.config.as_deref(), &args.sources).await
         }
         Command::Translate { config } => commands::translate::run(config.config.as_deref()).await,
+        Command::Sink { config } => commands::sink::run(config.config.as_deref()).await,
+        Command::PlatformSim(args) => {
+            commands::platform_sim::run(
+                args.config.as_deref(),
+                args.listen,
+                args.database.as_deref(),
+            )
+            .await
+        }
         Command::Mapping(MappingCommand::Test {
             mapping,
             input,

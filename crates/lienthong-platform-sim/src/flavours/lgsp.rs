@@ -5,17 +5,18 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use crate::digest::sha256_hex;
 use crate::gate::{AppState, Rejection, admit, check_path_name, idempotency_key_header};
 use crate::store::{AcceptOutcome, NewRecord};
+use crate::tls::ClientCertificate;
 
 pub(crate) const FLAVOUR: &str = "lgsp";
 
@@ -23,9 +24,20 @@ pub(crate) async fn record(
     State(state): State<Arc<AppState>>,
     Path((ministry, entity)): Path<(String, String)>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &ministry, &entity, &headers, body).await {
+    let certificate = certificate.map(|Extension(c)| c);
+    match handle(
+        &state,
+        &ministry,
+        &entity,
+        &headers,
+        certificate.as_ref(),
+        body,
+    )
+    .await
+    {
         Ok(response) => response,
         Err(rejection) => {
             rejection.count(&state.store).await;
@@ -39,9 +51,10 @@ async fn handle(
     ministry: &str,
     entity: &str,
     headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Rejection> {
-    let admitted = admit(state, headers, body).await?;
+    let admitted = admit(state, headers, certificate, body).await?;
     check_path_name("ministry", ministry)?;
     check_path_name("entity", entity)?;
     let key = idempotency_key_header(headers)?;

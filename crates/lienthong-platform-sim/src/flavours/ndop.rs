@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{RecordResult, check_batch_size, invalid_record, store_batch_record};
 use crate::gate::{AppState, Rejection, admit, check_path_name};
+use crate::tls::ClientCertificate;
 
 pub(crate) const FLAVOUR: &str = "ndop";
 
@@ -35,9 +36,11 @@ pub(crate) async fn records(
     State(state): State<Arc<AppState>>,
     Path(dataset): Path<String>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &dataset, &headers, body).await {
+    let certificate = certificate.map(|Extension(c)| c);
+    match handle(&state, &dataset, &headers, certificate.as_ref(), body).await {
         Ok(response) => response,
         Err(rejection) => {
             rejection.count(&state.store).await;
@@ -50,9 +53,10 @@ async fn handle(
     state: &AppState,
     dataset: &str,
     headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Rejection> {
-    let admitted = admit(state, headers, body).await?;
+    let admitted = admit(state, headers, certificate, body).await?;
     check_path_name("dataset", dataset)?;
     let batch: Batch = serde_json::from_slice(&admitted.body)
         .map_err(|e| Rejection::bad_request("invalid_body", format!("invalid batch: {e}")))?;

@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{RecordResult, check_batch_size, invalid_record, store_batch_record};
 use crate::gate::{AppState, Rejection, admit};
+use crate::tls::ClientCertificate;
 
 pub(crate) const FLAVOUR: &str = "ngsp";
 
@@ -58,9 +59,11 @@ struct RecordOutcome {
 pub(crate) async fn records(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match handle(&state, &headers, body).await {
+    let certificate = certificate.map(|Extension(c)| c);
+    match handle(&state, &headers, certificate.as_ref(), body).await {
         Ok(response) => response,
         Err(rejection) => {
             rejection.count(&state.store).await;
@@ -72,9 +75,10 @@ pub(crate) async fn records(
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Rejection> {
-    let admitted = admit(state, headers, body).await?;
+    let admitted = admit(state, headers, certificate, body).await?;
     let envelope: Envelope = serde_json::from_slice(&admitted.body)
         .map_err(|e| Rejection::bad_request("invalid_body", format!("invalid envelope: {e}")))?;
     let header = &envelope.header;

@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use lienthong_proto::v1 as pb;
 use lienthong_vietnamese::text::{fold, fold_tones};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::date::CivilDate;
@@ -134,7 +135,7 @@ impl CodeEntry {
 pub struct CodeList {
     info: ListInfo,
     entries: Vec<CodeEntry>,
-    by_code: HashMap<String, usize>,
+    by_code: FxHashMap<String, usize>,
     /// Built on the first look-up by name: most lists are only ever looked up by code, and the
     /// commune lists have thousands of names.
     names: OnceLock<NameIndex>,

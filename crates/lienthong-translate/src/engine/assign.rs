@@ -3,7 +3,7 @@
 use lienthong_proto::v1 as pb;
 use lienthong_proto::v1::{CodedValue, Date, Place};
 use lienthong_vietnamese::names::PersonName;
-use lienthong_vietnamese::text::{clean, fold, nfc, title_case_name};
+use lienthong_vietnamese::text::{clean, fold, nfc, title_cased_name};
 
 use super::transform::{normalise_decimal, to_int};
 use super::value::FieldValue;
@@ -34,7 +34,7 @@ enum Converted {
 pub(crate) fn assign(
     entity: &mut CanonicalEntity,
     slot: Slot,
-    value: FieldValue,
+    value: FieldValue<'_>,
     original: &str,
 ) -> Result<bool, AssignError> {
     if value.is_missing() {
@@ -48,14 +48,14 @@ pub(crate) fn assign(
     Ok(true)
 }
 
-fn wrong(slot: Slot, value: &FieldValue, hint: &str) -> AssignError {
+fn wrong(slot: Slot, value: &FieldValue<'_>, hint: &str) -> AssignError {
     AssignError(format!(
         "`{slot}` takes {hint}, but the value is a {}",
         value.type_name()
     ))
 }
 
-fn convert(slot: Slot, value: FieldValue) -> Result<Option<Converted>, AssignError> {
+fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, AssignError> {
     Ok(Some(match slot.kind() {
         SlotKind::Text => match &value {
             FieldValue::Text(_)
@@ -63,7 +63,7 @@ fn convert(slot: Slot, value: FieldValue) -> Result<Option<Converted>, AssignErr
             | FieldValue::UInt(_)
             | FieldValue::Decimal(_)
             | FieldValue::Bytes(_) => {
-                let text = value.to_text().unwrap_or_default();
+                let text = value.into_text().unwrap_or_default();
                 Converted::Text(nfc(text.trim()).into_owned())
             }
             _ => return Err(wrong(slot, &value, "text")),
@@ -74,11 +74,11 @@ fn convert(slot: Slot, value: FieldValue) -> Result<Option<Converted>, AssignErr
                 middle,
                 given,
             } => Converted::Name(PersonName {
-                family: title_case_name(&family),
-                middle: title_case_name(&middle),
-                given: title_case_name(&given),
+                family: title_cased(family),
+                middle: title_cased(middle),
+                given: title_cased(given),
             }),
-            FieldValue::Text(text) => match PersonName::parse(&title_case_name(&text)) {
+            FieldValue::Text(text) => match PersonName::parse(&title_cased_name(&text)) {
                 Ok(name) => Converted::Name(name),
                 Err(_) => return Ok(None),
             },
@@ -163,7 +163,16 @@ fn convert(slot: Slot, value: FieldValue) -> Result<Option<Converted>, AssignErr
     }))
 }
 
-fn to_sex(slot: Slot, value: &FieldValue) -> Result<pb::Sex, AssignError> {
+/// The name part in [`title_cased_name`] casing, kept as it is when it has that casing.
+fn title_cased(part: String) -> String {
+    let changed = match title_cased_name(&part) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(changed) => Some(changed),
+    };
+    changed.unwrap_or(part)
+}
+
+fn to_sex(slot: Slot, value: &FieldValue<'_>) -> Result<pb::Sex, AssignError> {
     match value {
         FieldValue::Coded { value: coded, .. } if coded.code_system == SEX => {
             match coded.code.as_str() {
@@ -194,7 +203,6 @@ fn to_sex(slot: Slot, value: &FieldValue) -> Result<pb::Sex, AssignError> {
 /// A proto enum value from its short name (`civil_servant`) or its full name
 /// (`CIVIL_SERVANT_CATEGORY_CIVIL_SERVANT`). UNSPECIFIED is never accepted.
 fn enum_value(slot: Slot, text: &str) -> Result<i32, AssignError> {
-    let name = text.trim().to_uppercase();
     let (prefix, lookup): (&str, fn(&str) -> Option<i32>) = match slot {
         Slot::Category => ("CIVIL_SERVANT_CATEGORY", |s| {
             pb::CivilServantCategory::from_str_name(s).map(|v| v as i32)
@@ -212,18 +220,49 @@ fn enum_value(slot: Slot, text: &str) -> Result<i32, AssignError> {
             pb::InsuranceScheme::from_str_name(s).map(|v| v as i32)
         }),
     };
-    let full = if name.starts_with(prefix) {
-        name.clone()
+    let name = text.trim();
+    let value = if name.is_ascii() {
+        let mut buffer = [0u8; 64];
+        ascii_full_name(prefix, name, &mut buffer).and_then(lookup)
     } else {
-        format!("{prefix}_{name}")
+        let name = name.to_uppercase();
+        let full = if name.starts_with(prefix) {
+            name
+        } else {
+            [prefix, "_", &name].concat()
+        };
+        lookup(&full)
     };
-    lookup(&full).filter(|&v| v != 0).ok_or_else(|| {
+    value.filter(|&v| v != 0).ok_or_else(|| {
         AssignError(format!(
             "`{slot}`: {} is not one of its values ({})",
             super::transform::describe(text, crate::mapping::target::Sensitivity::Public),
             enum_names(slot).join(", ")
         ))
     })
+}
+
+/// The full enum name for an ASCII `name` (`civil_servant` → `CIVIL_SERVANT_CATEGORY_CIVIL_SERVANT`,
+/// a full name as it is), in upper case, written into `buffer` instead of a new string; `None`
+/// when it does not fit, as no enum name is that long.
+fn ascii_full_name<'b>(prefix: &str, name: &str, buffer: &'b mut [u8; 64]) -> Option<&'b str> {
+    let has_prefix = name
+        .as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()));
+    let mut len = 0;
+    for part in [prefix, "_"]
+        .into_iter()
+        .filter(|_| !has_prefix)
+        .chain([name])
+    {
+        let end = len + part.len();
+        buffer.get_mut(len..end)?.copy_from_slice(part.as_bytes());
+        len = end;
+    }
+    let full = buffer.get_mut(..len)?;
+    full.make_ascii_uppercase();
+    std::str::from_utf8(full).ok()
 }
 
 /// The short names an enum slot accepts, for messages and documentation.
@@ -313,7 +352,7 @@ fn write_person(person: &mut pb::Person, slot: Slot, value: Converted, original:
         }
         (part @ (Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven), Converted::Text(t)) => {
             let name = person.name.get_or_insert_with(pb::PersonName::default);
-            let t = title_case_name(&t);
+            let t = title_cased(t);
             match part {
                 Slot::NameFamily => name.family = t,
                 Slot::NameMiddle => name.middle = t,
@@ -442,6 +481,22 @@ mod tests {
         assert_eq!(
             enum_names(Slot::UnitLevel),
             ["province", "district", "commune"]
+        );
+        // Case, surrounding space and a prefix written out do not matter; other text does.
+        assert_eq!(
+            enum_value(Slot::Category, " Civil_Servant "),
+            Ok(pb::CivilServantCategory::CivilServant as i32)
+        );
+        assert_eq!(
+            enum_value(Slot::Category, "civil_servant_category_cadre"),
+            Ok(pb::CivilServantCategory::Cadre as i32)
+        );
+        assert!(enum_value(Slot::Category, "civil_servant_category").is_err());
+        assert!(enum_value(Slot::Category, &"x".repeat(80)).is_err());
+        // Non-ASCII text takes Unicode's upper case: the dotless ı becomes I.
+        assert_eq!(
+            enum_value(Slot::Status, "actıve"),
+            Ok(pb::EmploymentStatus::Active as i32)
         );
     }
 

@@ -6,21 +6,22 @@ mod assign;
 mod transform;
 mod value;
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use lienthong_proto::v1::source_position::Kind as PositionKind;
 use lienthong_proto::v1::{
-    ChangeEvent, Column, Operation, PersonName, Provenance, Quality, QualityCriterion,
-    QualitySeverity, SourcePosition, Value,
+    ChangeEvent, Operation, PersonName, Provenance, Quality, QualityCriterion, QualitySeverity,
+    SourcePosition,
 };
 
 use crate::codelist::CodeLists;
 use crate::date::{CivilDate, to_timestamp};
 use crate::entity::CanonicalEntity;
+use crate::event::{ColumnRef, EventRef, ValueRef};
 use crate::mapping::spec::{Condition, OnError};
-use crate::mapping::target::Slot;
-use crate::mapping::{CompiledField, Input, Mapping, MappingSet};
+use crate::mapping::target::{Slot, SlotSet};
+use crate::mapping::{ColumnId, CompiledField, Input, Mapping, MappingSet, Positions};
 use crate::quality::{CheckContext, Findings, check_record, codes};
 use crate::record::{
     MappedRecord, MappingError, RecordOperation, operation_name, record_id, source_key,
@@ -50,6 +51,17 @@ impl Mapping {
         code_lists: &CodeLists,
         now: SystemTime,
     ) -> Result<MappedRecord, MappingError> {
+        self.translate(&EventRef::of(event), code_lists, now)
+            .map(Translated::into_record)
+    }
+
+    /// [`Mapping::apply`] on an event read in place, the findings kept beside the entity.
+    pub(crate) fn translate(
+        &self,
+        event: &EventRef<'_>,
+        code_lists: &CodeLists,
+        now: SystemTime,
+    ) -> Result<Translated, MappingError> {
         let source = self.source();
         if event.source_id != source.id
             || event.schema != source.schema
@@ -61,31 +73,38 @@ impl Mapping {
                 found: format!("{}/{}.{}", event.source_id, event.schema, event.table),
             });
         }
-        let table = format!("{}.{}", event.schema, event.table);
         let operation = Operation::try_from(event.op).unwrap_or(Operation::Unspecified);
-        let row: &[Column] = match operation {
+        let row: &[ColumnRef<'_>] = match operation {
             Operation::Unspecified => return Err(MappingError::UnspecifiedOperation),
-            Operation::Truncate => return Err(MappingError::Truncate { table }),
-            Operation::Read | Operation::Insert | Operation::Update => {
-                match event.after.as_ref().filter(|r| !r.columns.is_empty()) {
-                    Some(after) => &after.columns,
-                    None => {
-                        return Err(MappingError::MissingRow {
-                            operation: operation_name(operation).to_owned(),
-                            image: "after",
-                        });
-                    }
-                }
+            Operation::Truncate => {
+                return Err(MappingError::Truncate {
+                    table: table_name(event),
+                });
             }
-            Operation::Delete => event.before.as_ref().map_or(&[], |r| r.columns.as_slice()),
+            Operation::Read | Operation::Insert | Operation::Update => {
+                if event.after.is_empty() {
+                    return Err(MappingError::MissingRow {
+                        operation: operation_name(operation).to_owned(),
+                        image: "after",
+                    });
+                }
+                &event.after
+            }
+            Operation::Delete => &event.before,
         };
         let position_text = event
             .position
             .as_ref()
             .and_then(position_text)
             .ok_or(MappingError::NoPosition)?;
-        let key = source_key_of(self, event, row)?;
-        let record_id = record_id(&event.source_id, &event.schema, &event.table, &key);
+        let row = SourceRow {
+            mapping: self,
+            event,
+            columns: row,
+            positions: self.columns.locate(row.iter().map(|c| c.name)),
+        };
+        let key = source_key_of(&row)?;
+        let record_id = record_id(event.source_id, event.schema, event.table, &key);
         let change_date = event
             .commit_time
             .as_ref()
@@ -94,9 +113,9 @@ impl Mapping {
             .or_else(|| CivilDate::in_vietnam(now))
             .unwrap_or(CivilDate::UNIX_EPOCH);
         let provenance = Provenance {
-            source_id: event.source_id.clone(),
-            schema: event.schema.clone(),
-            table: event.table.clone(),
+            source_id: event.source_id.to_owned(),
+            schema: event.schema.to_owned(),
+            table: event.table.to_owned(),
             source_key: key,
             position: event.position.clone(),
             mapping_id: self.id().to_owned(),
@@ -104,17 +123,23 @@ impl Mapping {
             source_commit_time: event.commit_time,
             translated_at: Some(to_timestamp(now)),
             source_operation: operation as i32,
-            idempotency_key: format!(
-                "{}:{position_text}:{}@{}",
+            idempotency_key: [
                 event.source_id,
+                ":",
+                &position_text,
+                ":",
                 self.id(),
-                self.version()
-            ),
+                "@",
+                self.version(),
+            ]
+            .concat(),
         };
-        let mut entity = CanonicalEntity::empty(self.entity(), &record_id);
+        // Boxed: a civil-servant file is some kilobytes, and the record moves a few times
+        // before it is encoded.
+        let mut entity = Box::new(CanonicalEntity::empty(self.entity(), &record_id));
         if operation == Operation::Delete {
             entity.set_provenance(provenance);
-            return Ok(MappedRecord {
+            return Ok(Translated {
                 key: record_id,
                 operation: RecordOperation::Delete,
                 entity,
@@ -129,26 +154,22 @@ impl Mapping {
             person.record_id = record_id.clone();
         }
         let mut findings = Findings::default();
-        let mut assigned: HashSet<Slot> = HashSet::new();
-        let mut required: Vec<&CompiledField> = Vec::new();
+        let mut assigned = SlotSet::default();
         let mut name_part_originals: Vec<(Slot, String)> = Vec::new();
         for field in &self.fields {
-            if field.required {
-                required.push(field);
-            }
-            if let Some(condition) = &field.when
-                && !condition_holds(condition, row, &table)?
+            if let (Some(condition), Some(column)) = (&field.when, field.when_column)
+                && !condition_holds(condition, row.column(column)?)
             {
                 continue;
             }
-            if assigned.contains(&field.slot) {
+            if assigned.contains(field.slot) {
                 continue;
             }
-            let (value, original) = read_input(field, event, row, &table, &mut findings)?;
+            let (value, original) = read_input(field, &row, &mut findings)?;
             let mut cx = StepContext {
                 code_lists,
                 change_date,
-                source_id: &event.source_id,
+                source_id: event.source_id,
                 original: &original,
                 field: &field.path,
                 sensitivity: field.slot.sensitivity(),
@@ -177,7 +198,7 @@ impl Mapping {
                         field.slot,
                         Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
                     ) {
-                        name_part_originals.push((field.slot, original));
+                        name_part_originals.push((field.slot, original.into_owned()));
                     }
                 }
                 Ok(false) => {}
@@ -201,9 +222,9 @@ impl Mapping {
             );
             assigned.insert(Slot::Name);
         }
-        let mut reported = HashSet::new();
-        for field in required {
-            if !assigned.contains(&field.slot) && reported.insert(field.slot) {
+        let mut reported = SlotSet::default();
+        for field in self.fields.iter().filter(|f| f.required) {
+            if !assigned.contains(field.slot) && reported.insert(field.slot) {
                 findings.add(
                     QualityCriterion::Complete,
                     QualitySeverity::Error,
@@ -211,14 +232,14 @@ impl Mapping {
                     codes::FIELD_MISSING,
                     format!(
                         "required field has no value (from {})",
-                        input_description(field)
+                        field.input_description
                     ),
                 );
             }
         }
 
-        let row_updated = match &self.quality_settings().updated_column {
-            Some(column) => Some(updated_date(column, row, &table)?),
+        let row_updated = match self.updated_column {
+            Some(column) => Some(updated_date(row.column(column)?)),
             None => None,
         };
         let context = CheckContext {
@@ -227,18 +248,16 @@ impl Mapping {
             now,
             settings: self.quality_settings(),
             row_updated,
-            assigned: &assigned,
+            assigned,
             code_lists,
         };
         check_record(&entity, &context, &mut findings);
-        let quality = findings.into_quality();
-        entity.set_quality(quality.clone());
         entity.set_provenance(provenance);
-        Ok(MappedRecord {
+        Ok(Translated {
             key: record_id,
             operation: RecordOperation::Upsert,
             entity,
-            quality,
+            quality: findings.into_quality(),
         })
     }
 }
@@ -252,14 +271,94 @@ impl MappingSet {
         code_lists: &CodeLists,
         now: SystemTime,
     ) -> Result<MappedRecord, MappingError> {
-        self.find(&event.source_id, &event.schema, &event.table)
-            .ok_or_else(|| MappingError::NoMapping {
-                source_id: event.source_id.clone(),
-                schema: event.schema.clone(),
-                table: event.table.clone(),
-            })?
-            .apply(event, code_lists, now)
+        self.translate(&EventRef::of(event), code_lists, now)
+            .map(Translated::into_record)
     }
+
+    /// [`MappingSet::apply`] on an event read in place, the findings kept beside the entity.
+    pub(crate) fn translate(
+        &self,
+        event: &EventRef<'_>,
+        code_lists: &CodeLists,
+        now: SystemTime,
+    ) -> Result<Translated, MappingError> {
+        self.find(event.source_id, event.schema, event.table)
+            .ok_or_else(|| MappingError::NoMapping {
+                source_id: event.source_id.to_owned(),
+                schema: event.schema.to_owned(),
+                table: event.table.to_owned(),
+            })?
+            .translate(event, code_lists, now)
+    }
+}
+
+/// A translated change whose findings are not yet inside the entity: a [`MappedRecord`] holds
+/// them twice (in the entity and beside it), which the stage needs only while it encodes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Translated {
+    pub(crate) key: String,
+    pub(crate) operation: RecordOperation,
+    /// Without quality; with provenance.
+    pub(crate) entity: Box<CanonicalEntity>,
+    /// Empty for a delete.
+    pub(crate) quality: Quality,
+}
+
+impl Translated {
+    pub(crate) fn into_record(self) -> MappedRecord {
+        let mut entity = *self.entity;
+        if self.operation == RecordOperation::Upsert {
+            entity.set_quality(self.quality.clone());
+        }
+        MappedRecord {
+            key: self.key,
+            operation: self.operation,
+            entity,
+            quality: self.quality,
+        }
+    }
+
+    /// The bytes of `into_record().entity`, without copying the findings.
+    pub(crate) fn encode(&mut self) -> Vec<u8> {
+        if self.operation == RecordOperation::Delete {
+            return self.entity.encode_to_vec();
+        }
+        let quality = std::mem::take(&mut self.quality);
+        let (bytes, quality) = self.entity.encode_with_quality(quality);
+        self.quality = quality;
+        bytes
+    }
+}
+
+/// The row image a record is built from, with the mapping's columns located in it.
+struct SourceRow<'r, 'a> {
+    mapping: &'r Mapping,
+    event: &'r EventRef<'a>,
+    columns: &'r [ColumnRef<'a>],
+    positions: Positions,
+}
+
+impl<'r, 'a> SourceRow<'r, 'a> {
+    /// The column of the mapping numbered `id`; an error when the row lacks it.
+    fn column(&self, id: ColumnId) -> Result<&'r ColumnRef<'a>, MappingError> {
+        match self.positions.get(id) {
+            Some(at) => Ok(&self.columns[at]),
+            None => Err(MappingError::MissingColumn {
+                column: self.mapping.columns.name(id).to_owned(),
+                table: table_name(self.event),
+                available: self
+                    .columns
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+fn table_name(event: &EventRef<'_>) -> String {
+    format!("{}.{}", event.schema, event.table)
 }
 
 /// The position of a change as text: the PostgreSQL connector's `<commit LSN>:<sequence>`,
@@ -273,7 +372,7 @@ fn position_text(position: &SourcePosition) -> Option<String> {
             "poll:{}",
             p.cursor
                 .iter()
-                .map(|v| key_text(Some(v)).unwrap_or_default())
+                .map(|v| key_text(ValueRef::of(Some(v))).unwrap_or_default())
                 .collect::<Vec<_>>()
                 .join("|")
         ),
@@ -284,23 +383,22 @@ fn position_text(position: &SourcePosition) -> Option<String> {
 }
 
 /// The text of a key value; `None` for null and for values that cannot identify a row.
-fn key_text(value: Option<&Value>) -> Option<String> {
-    match FieldValue::from_proto(value)? {
+fn key_text(value: ValueRef<'_>) -> Option<Cow<'_, str>> {
+    match FieldValue::from_value(value)? {
         FieldValue::Null | FieldValue::Float(_) | FieldValue::List(_) => None,
-        FieldValue::Bytes(bytes) => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
-        other => other.to_text(),
+        FieldValue::Bytes(bytes) => Some(Cow::Owned(
+            bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        )),
+        other => other.into_text(),
     }
 }
 
-fn source_key_of(
-    mapping: &Mapping,
-    event: &ChangeEvent,
-    row: &[Column],
-) -> Result<String, MappingError> {
-    let key_columns = &mapping.source().key;
-    let mut pairs: Vec<(String, String)> = Vec::new();
+fn source_key_of(row: &SourceRow<'_, '_>) -> Result<String, MappingError> {
+    let mapping = row.mapping;
+    let key_columns = &mapping.key_columns;
+    let mut pairs: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(key_columns.len().max(1));
     if key_columns.is_empty() {
-        if event.key.is_empty() {
+        if row.event.key.is_empty() {
             return Err(MappingError::Key {
                 column: String::new(),
                 reason: "the change has no primary key and the mapping names no key columns \
@@ -308,64 +406,52 @@ fn source_key_of(
                     .into(),
             });
         }
-        for column in &event.key {
-            let text = key_text(column.value.as_ref()).ok_or_else(|| MappingError::Key {
-                column: column.name.clone(),
+        for column in &row.event.key {
+            let text = key_text(column.value).ok_or_else(|| MappingError::Key {
+                column: column.name.to_owned(),
                 reason: "the key value is null or not usable as a key".into(),
             })?;
-            pairs.push((column.name.clone(), text));
+            pairs.push((column.name, text));
         }
     } else {
-        for name in key_columns {
-            let value = row
-                .iter()
-                .chain(&event.key)
-                .find(|c| &c.name == name)
-                .ok_or_else(|| MappingError::Key {
-                    column: name.clone(),
-                    reason: "the key column is not in the row".into(),
-                })?;
-            let text = key_text(value.value.as_ref())
+        for &id in key_columns {
+            let name = mapping.columns.name(id);
+            let column = match row.positions.get(id) {
+                Some(at) => &row.columns[at],
+                None => row
+                    .event
+                    .key
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| MappingError::Key {
+                        column: name.to_owned(),
+                        reason: "the key column is not in the row".into(),
+                    })?,
+            };
+            let text = key_text(column.value)
                 .filter(|t| !t.trim().is_empty())
                 .ok_or_else(|| MappingError::Key {
-                    column: name.clone(),
+                    column: name.to_owned(),
                     reason: "the key value is empty".into(),
                 })?;
-            pairs.push((name.clone(), text.trim().to_owned()));
+            let trimmed = match text {
+                Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+                Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+            };
+            pairs.push((name, trimmed));
         }
     }
-    Ok(source_key(
-        pairs.iter().map(|(c, v)| (c.as_str(), v.as_str())),
-    ))
+    Ok(source_key(pairs.iter().map(|(c, v)| (*c, v.as_ref()))))
 }
 
-fn column<'r>(row: &'r [Column], name: &str, table: &str) -> Result<&'r Column, MappingError> {
-    row.iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| MappingError::MissingColumn {
-            column: name.to_owned(),
-            table: table.to_owned(),
-            available: row
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
-}
-
-fn condition_holds(
-    condition: &Condition,
-    row: &[Column],
-    table: &str,
-) -> Result<bool, MappingError> {
-    let value = FieldValue::from_proto(column(row, &condition.column, table)?.value.as_ref())
-        .unwrap_or(FieldValue::Null);
+fn condition_holds(condition: &Condition, column: &ColumnRef<'_>) -> bool {
+    let value = FieldValue::from_value(column.value).unwrap_or(FieldValue::Null);
     let text = if value.is_missing() {
         None
     } else {
-        value.to_text().map(|t| t.trim().to_owned())
+        value.to_text()
     };
-    let text = text.as_deref();
+    let text = text.as_deref().map(str::trim);
     let mut holds = true;
     if let Some(expected) = &condition.equals {
         holds &= text == Some(expected.trim());
@@ -382,73 +468,82 @@ fn condition_holds(
     if let Some(present) = condition.present {
         holds &= text.is_some() == present;
     }
-    Ok(holds)
+    holds
 }
 
-/// The field's input value and the text of what the source held.
-fn read_input(
-    field: &CompiledField,
-    event: &ChangeEvent,
-    row: &[Column],
-    table: &str,
+/// The field's input value and, where the field keeps it, the text of what the source held.
+fn read_input<'a>(
+    field: &'a CompiledField,
+    row: &SourceRow<'_, 'a>,
     findings: &mut Findings,
-) -> Result<(FieldValue, String), MappingError> {
-    let names = match &field.input {
-        Input::Constant(constant) => {
-            return Ok((FieldValue::Text(constant.clone()), constant.clone()));
-        }
-        Input::Columns(names) => names,
-    };
-    let mut values = Vec::with_capacity(names.len());
-    for name in names {
-        let col = column(row, name, table)?;
-        let value = match FieldValue::from_proto(col.value.as_ref()) {
-            Some(v) => v,
-            None => {
-                // Not sent because unchanged: the row before the change has it, if the source's
-                // replica identity includes it.
-                let before = event
-                    .before
-                    .as_ref()
-                    .and_then(|b| b.columns.iter().find(|c| &c.name == name))
-                    .and_then(|c| FieldValue::from_proto(c.value.as_ref()));
-                before.unwrap_or_else(|| {
-                    findings.add(
-                        QualityCriterion::Complete,
-                        QualitySeverity::Warning,
-                        &field.path,
-                        codes::SOURCE_VALUE_NOT_SENT,
-                        format!(
-                            "column {name} was not sent because it did not change, and the row \
-                             before the change lacks it (the source needs a full replica identity)"
-                        ),
-                    );
-                    FieldValue::Null
-                })
-            }
-        };
-        values.push(value);
+) -> Result<(FieldValue<'a>, Cow<'a, str>), MappingError> {
+    if let Input::Constant(constant) = &field.input {
+        return Ok((
+            FieldValue::Text(Cow::Borrowed(constant)),
+            Cow::Borrowed(constant),
+        ));
     }
-    let original = values
-        .iter()
-        .filter_map(FieldValue::to_text)
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let value = if values.len() == 1 {
-        values.pop().unwrap_or(FieldValue::Null)
+    if let [id] = field.input_columns[..] {
+        let value = column_value(field, id, row, findings)?;
+        let original = if field.keeps_original {
+            value.to_text().unwrap_or_default()
+        } else {
+            Cow::Borrowed("")
+        };
+        return Ok((value, original));
+    }
+    let mut values = Vec::with_capacity(field.input_columns.len());
+    for &id in &field.input_columns {
+        values.push(column_value(field, id, row, findings)?);
+    }
+    let original = if field.keeps_original {
+        Cow::Owned(
+            values
+                .iter()
+                .filter_map(FieldValue::to_text)
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     } else {
-        FieldValue::List(values)
+        Cow::Borrowed("")
     };
-    Ok((value, original))
+    Ok((FieldValue::List(values), original))
 }
 
-fn input_description(field: &CompiledField) -> String {
-    match &field.input {
-        Input::Columns(names) if names.len() == 1 => format!("column {}", names[0]),
-        Input::Columns(names) => format!("columns {}", names.join(", ")),
-        Input::Constant(_) => "a constant".to_owned(),
+/// The value of one input column.
+fn column_value<'a>(
+    field: &CompiledField,
+    id: ColumnId,
+    row: &SourceRow<'_, 'a>,
+    findings: &mut Findings,
+) -> Result<FieldValue<'a>, MappingError> {
+    let column = row.column(id)?;
+    if let Some(value) = FieldValue::from_value(column.value) {
+        return Ok(value);
     }
+    // Not sent because unchanged: the row before the change has it, if the source's replica
+    // identity includes it.
+    let name = row.mapping.columns.name(id);
+    let before = row
+        .event
+        .before
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| FieldValue::from_value(c.value));
+    Ok(before.unwrap_or_else(|| {
+        findings.add(
+            QualityCriterion::Complete,
+            QualitySeverity::Warning,
+            &field.path,
+            codes::SOURCE_VALUE_NOT_SENT,
+            format!(
+                "column {name} was not sent because it did not change, and the row \
+                 before the change lacks it (the source needs a full replica identity)"
+            ),
+        );
+        FieldValue::Null
+    }))
 }
 
 fn on_failure(
@@ -459,7 +554,7 @@ fn on_failure(
     match field.on_error {
         OnError::Reject => Err(MappingError::Field {
             target: field.path.clone(),
-            source_desc: input_description(field),
+            source_desc: field.input_description.clone(),
             reason: failure.message,
         }),
         OnError::Flag => {
@@ -470,8 +565,7 @@ fn on_failure(
                 failure.code,
                 format!(
                     "{} ({}); the field is left empty",
-                    failure.message,
-                    input_description(field)
+                    failure.message, field.input_description
                 ),
             );
             Ok(())
@@ -502,19 +596,13 @@ fn compose_name(name: &mut PersonName, originals: &mut [(Slot, String)]) {
 }
 
 /// The date in the row's last-update column, `None` when it holds none.
-fn updated_date(
-    column_name: &str,
-    row: &[Column],
-    table: &str,
-) -> Result<Option<CivilDate>, MappingError> {
-    let value = FieldValue::from_proto(column(row, column_name, table)?.value.as_ref())
-        .unwrap_or(FieldValue::Null);
-    Ok(match value {
+fn updated_date(column: &ColumnRef<'_>) -> Option<CivilDate> {
+    match FieldValue::from_value(column.value).unwrap_or(FieldValue::Null) {
         FieldValue::Date(d) | FieldValue::DateTime(d) => CivilDate::from_proto(&d),
         FieldValue::Instant(seconds) => CivilDate::in_vietnam_at_unix_seconds(seconds),
         FieldValue::Text(t) => t.get(..10).and_then(CivilDate::parse_iso),
         _ => None,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lienthong_proto::v1::value::Kind;
-use lienthong_proto::v1::{Operation, QualityFlag, Row};
+use lienthong_proto::v1::{Column, Operation, QualityFlag, Row};
 use serde_json::json;
 
 use super::*;

@@ -9,10 +9,12 @@
 //! through as null: a missing value is reported once, by the required-field check, not by every
 //! step it passes.
 
+use std::borrow::Cow;
+
 use lienthong_proto::v1::{CodedValue, QualityCriterion, QualitySeverity};
 use lienthong_vietnamese::legacy::{self, Encoding, LegacyError};
 use lienthong_vietnamese::names::PersonName;
-use lienthong_vietnamese::text::{clean, fold, nfc, place_tones, title_case_name};
+use lienthong_vietnamese::text::{cleaned, fold, nfc, place_tones, title_cased_name};
 
 use super::value::FieldValue;
 use crate::codelist::{CodeEntry, CodeList, CodeLists, NameMatch, Resolution};
@@ -90,29 +92,31 @@ impl StepContext<'_> {
     }
 }
 
-pub(crate) fn run(
-    step: &Step,
-    value: FieldValue,
+pub(crate) fn run<'a>(
+    step: &'a Step,
+    value: FieldValue<'a>,
     cx: &mut StepContext<'_>,
-) -> Result<FieldValue, StepFailure> {
+) -> Result<FieldValue<'a>, StepFailure> {
     if value.is_missing() && !matches!(step, Step::Default(_) | Step::Coalesce | Step::Concat(_)) {
         return Ok(FieldValue::Null);
     }
-    let text = || value.to_text().unwrap_or_default();
+    let text = |value: FieldValue<'a>| value.into_text().unwrap_or_default();
     Ok(match step {
-        Step::Trim => FieldValue::Text(text().trim().to_owned()),
-        Step::Nfc => FieldValue::Text(nfc(&text()).into_owned()),
-        Step::Clean => FieldValue::Text(clean(&text())),
-        Step::Upper => FieldValue::Text(text().to_uppercase()),
-        Step::Lower => FieldValue::Text(text().to_lowercase()),
-        Step::TitleCase => FieldValue::Text(title_case_name(&text())),
-        Step::Tones(style) => FieldValue::Text(place_tones(&text(), *style)),
-        Step::LegacyDecode(encoding) => FieldValue::Text(legacy_decode(&text(), *encoding, cx)),
-        Step::Replace(regex, with) => {
-            FieldValue::Text(regex.replace_all(&text(), with.as_str()).into_owned())
+        Step::Trim => FieldValue::Text(trim(text(value))),
+        Step::Nfc => FieldValue::Text(rewrite(text(value), nfc)),
+        Step::Clean => FieldValue::Text(rewrite(text(value), cleaned)),
+        Step::Upper => FieldValue::Text(change_case(text(value), Case::Upper)),
+        Step::Lower => FieldValue::Text(change_case(text(value), Case::Lower)),
+        Step::TitleCase => FieldValue::Text(rewrite(text(value), title_cased_name)),
+        Step::Tones(style) => FieldValue::Text(Cow::Owned(place_tones(&text(value), *style))),
+        Step::LegacyDecode(encoding) => {
+            FieldValue::Text(Cow::Owned(legacy_decode(&text(value), *encoding, cx)))
         }
+        Step::Replace(regex, with) => FieldValue::Text(rewrite(text(value), |t| {
+            regex.replace_all(t, with.as_str())
+        })),
         Step::Split { separator, index } => {
-            let text = text();
+            let text = text(value);
             let parts: Vec<&str> = text.split(separator.as_str()).collect();
             let i = if *index < 0 {
                 usize::try_from(-i64::from(*index))
@@ -121,21 +125,22 @@ pub(crate) fn run(
             } else {
                 usize::try_from(*index).ok()
             };
-            i.and_then(|i| parts.get(i))
-                .map_or(FieldValue::Null, |p| FieldValue::Text((*p).to_owned()))
+            i.and_then(|i| parts.get(i)).map_or(FieldValue::Null, |p| {
+                FieldValue::Text(Cow::Owned((*p).to_owned()))
+            })
         }
         Step::Pad { width, with } => {
-            let text = text();
+            let text = text(value);
             let missing = width.saturating_sub(text.chars().count());
-            FieldValue::Text(
+            FieldValue::Text(Cow::Owned(
                 std::iter::repeat_n(*with, missing)
                     .chain(text.chars())
                     .collect(),
-            )
+            ))
         }
         Step::Default(default) => {
             if value.is_missing() {
-                FieldValue::Text(default.clone())
+                FieldValue::Text(Cow::Borrowed(default))
             } else {
                 value
             }
@@ -154,7 +159,7 @@ pub(crate) fn run(
             if parts.is_empty() {
                 FieldValue::Null
             } else {
-                FieldValue::Text(parts.join(separator))
+                FieldValue::Text(Cow::Owned(parts.join(separator)))
             }
         }
         Step::Coalesce => match value {
@@ -167,29 +172,35 @@ pub(crate) fn run(
         Step::Int => FieldValue::Int(to_int(&value).ok_or_else(|| {
             StepFailure::invalid(
                 codes::VALUE_INVALID_NUMBER,
-                format!("{} is not a whole number", cx.describe(&text())),
+                format!(
+                    "{} is not a whole number",
+                    cx.describe(&value.to_text().unwrap_or_default())
+                ),
             )
         })?),
         Step::Decimal { comma } => {
-            FieldValue::Decimal(to_decimal(&value, *comma).ok_or_else(|| {
+            FieldValue::Decimal(Cow::Owned(to_decimal(&value, *comma).ok_or_else(|| {
                 StepFailure::invalid(
                     codes::VALUE_INVALID_NUMBER,
                     format!(
                         "{} is not a decimal number written with {:?} as decimal point",
-                        cx.describe(&text()),
+                        cx.describe(&value.to_text().unwrap_or_default()),
                         if *comma { ',' } else { '.' }
                     ),
                 )
-            })?)
+            })?))
         }
         Step::Bool => FieldValue::Bool(to_bool(&value).ok_or_else(|| {
             StepFailure::invalid(
                 codes::VALUE_INVALID_BOOL,
-                format!("{} is not a yes/no value", cx.describe(&text())),
+                format!(
+                    "{} is not a yes/no value",
+                    cx.describe(&value.to_text().unwrap_or_default())
+                ),
             )
         })?),
         Step::Date { patterns, partial } => to_date(value, patterns, *partial, cx)?,
-        Step::SplitName => match PersonName::parse(&text()) {
+        Step::SplitName => match PersonName::parse(&text(value)) {
             Ok(name) => FieldValue::Name {
                 family: name.family,
                 middle: name.middle,
@@ -202,14 +213,14 @@ pub(crate) fn run(
             fold: folded,
             unmapped,
         } => {
-            let text = text();
-            let key = if *folded {
-                fold(&text)
+            let text = text(value);
+            let found = if *folded {
+                values.get(fold(&text).as_str())
             } else {
-                text.trim().to_owned()
+                values.get(text.trim())
             };
-            match (values.get(&key), unmapped) {
-                (Some(mapped), _) => FieldValue::Text(mapped.clone()),
+            match (found, unmapped) {
+                (Some(mapped), _) => FieldValue::Text(Cow::Borrowed(mapped)),
                 (None, Unmapped::Keep) => FieldValue::Text(text),
                 (None, Unmapped::Reject) => {
                     return Err(StepFailure {
@@ -235,10 +246,11 @@ pub(crate) fn run(
             system,
             by,
             unmapped,
-        } => code(system, *by, *unmapped, &text(), cx)?,
-        Step::LocalCode { system } => {
+            unverified_note,
+        } => code(system, *by, *unmapped, unverified_note, &text(value), cx)?,
+        Step::LocalCode { system, note } => {
             // With a display column, the source's value is the code column's.
-            let (code, display) = match &value {
+            let (code, display, from_list) = match &value {
                 FieldValue::List(items) => (
                     items
                         .first()
@@ -248,30 +260,34 @@ pub(crate) fn run(
                         .get(1)
                         .and_then(FieldValue::to_text)
                         .unwrap_or_default(),
+                    true,
                 ),
-                other => (other.to_text().unwrap_or_default(), String::new()),
+                other => (
+                    other.to_text().unwrap_or_default(),
+                    Cow::Borrowed(""),
+                    false,
+                ),
             };
-            let raw_code = code.clone();
-            let code = code.trim().to_owned();
-            if code.is_empty() {
+            let trimmed = code.trim();
+            if trimmed.is_empty() {
                 return Ok(FieldValue::Null);
             }
             cx.note(
                 QualityCriterion::Unified,
                 QualitySeverity::Info,
                 codes::CODE_LOCAL_SYSTEM,
-                format!("coded in the source's own list {system}, which has no canonical list"),
+                note.clone(),
             );
             FieldValue::Coded {
                 value: CodedValue {
                     code_system: system.clone(),
-                    original: if matches!(value, FieldValue::List(_)) {
-                        raw_code
+                    code: trimmed.to_owned(),
+                    display: cleaned(&display).into_owned(),
+                    original: if from_list {
+                        code.into_owned()
                     } else {
                         cx.original.to_owned()
                     },
-                    code,
-                    display: clean(&display),
                 },
                 as_of: None,
             }
@@ -280,27 +296,92 @@ pub(crate) fn run(
             system,
             by,
             unmapped,
-        } => province(system, *by, *unmapped, &text(), cx)?,
+            unverified_note,
+        } => province(system, *by, *unmapped, unverified_note, &text(value), cx)?,
         Step::RecordRef { schema, table, key } => {
-            let values: Vec<FieldValue> = match value {
+            let values: Vec<FieldValue<'_>> = match value {
                 FieldValue::List(items) => items,
                 other => vec![other],
             };
             if values.iter().any(FieldValue::is_missing) {
                 return Ok(FieldValue::Null);
             }
-            let texts: Vec<String> = values
+            let texts: Vec<Cow<'_, str>> = values
                 .iter()
-                .map(|v| v.to_text().unwrap_or_default().trim().to_owned())
+                .map(|v| v.to_text().unwrap_or_default())
                 .collect();
             let key = source_key(
                 key.iter()
                     .map(String::as_str)
-                    .zip(texts.iter().map(String::as_str)),
+                    .zip(texts.iter().map(|t| t.trim())),
             );
-            FieldValue::Text(record_id(cx.source_id, schema, table, &key))
+            FieldValue::Text(Cow::Owned(record_id(cx.source_id, schema, table, &key)))
         }
     })
+}
+
+/// The text without surrounding white space, still borrowed if it was.
+fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
+        Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
+        Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+    }
+}
+
+/// `change(text)`, keeping `text` (and so its borrow of the event) where nothing changes.
+fn rewrite<'a>(
+    text: Cow<'a, str>,
+    change: impl for<'t> FnOnce(&'t str) -> Cow<'t, str>,
+) -> Cow<'a, str> {
+    let changed = match change(&text) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(changed) => Some(changed),
+    };
+    changed.map_or(text, Cow::Owned)
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Upper,
+    Lower,
+}
+
+/// The text in upper or lower case, borrowed where it is in that case already.
+fn change_case(text: Cow<'_, str>, case: Case) -> Cow<'_, str> {
+    // `str::to_lowercase` differs from mapping each character only for a capital sigma, which
+    // is not its own lower case: a text of characters that map to themselves is kept either way.
+    let unchanged = |c: char| {
+        let mut mapped = match case {
+            Case::Upper => CaseMapping::Upper(c.to_uppercase()),
+            Case::Lower => CaseMapping::Lower(c.to_lowercase()),
+        };
+        mapped.next() == Some(c) && mapped.next().is_none()
+    };
+    if text.chars().all(unchanged) {
+        return text;
+    }
+    Cow::Owned(match case {
+        Case::Upper => text.to_uppercase(),
+        Case::Lower => text.to_lowercase(),
+    })
+}
+
+/// The characters of one case mapping.
+enum CaseMapping {
+    Upper(std::char::ToUppercase),
+    Lower(std::char::ToLowercase),
+}
+
+impl Iterator for CaseMapping {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        match self {
+            CaseMapping::Upper(chars) => chars.next(),
+            CaseMapping::Lower(chars) => chars.next(),
+        }
+    }
 }
 
 fn legacy_decode(text: &str, encoding: Option<Encoding>, cx: &mut StepContext<'_>) -> String {
@@ -345,7 +426,7 @@ fn legacy_decode(text: &str, encoding: Option<Encoding>, cx: &mut StepContext<'_
 }
 
 /// An integer from an integer, integral decimal or float, or text of one.
-pub(crate) fn to_int(value: &FieldValue) -> Option<i64> {
+pub(crate) fn to_int(value: &FieldValue<'_>) -> Option<i64> {
     match value {
         FieldValue::Int(i) => Some(*i),
         FieldValue::UInt(u) => i64::try_from(*u).ok(),
@@ -376,7 +457,7 @@ fn decimal_to_int(d: &str) -> Option<i64> {
 
 /// An exact decimal in canonical form (`-12.50`: optional minus, no leading zeros, the scale
 /// kept).
-pub(crate) fn to_decimal(value: &FieldValue, comma: bool) -> Option<String> {
+pub(crate) fn to_decimal(value: &FieldValue<'_>, comma: bool) -> Option<String> {
     match value {
         FieldValue::Int(i) => Some(i.to_string()),
         FieldValue::UInt(u) => Some(u.to_string()),
@@ -396,7 +477,8 @@ pub(crate) fn normalise_decimal(text: &str, comma: bool) -> Option<String> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let digits: String = if comma {
+    let regrouped: String;
+    let digits: &str = if comma {
         let (whole, fraction) = digits.split_once(',').unwrap_or((digits, ""));
         if fraction.contains([',', '.']) {
             return None;
@@ -407,15 +489,16 @@ pub(crate) fn normalise_decimal(text: &str, comma: bool) -> Option<String> {
             return None;
         }
         let whole = groups.concat();
-        if fraction.is_empty() {
+        regrouped = if fraction.is_empty() {
             whole
         } else {
             format!("{whole}.{fraction}")
-        }
+        };
+        &regrouped
     } else {
-        digits.to_owned()
+        digits
     };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((&digits, ""));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     if whole.is_empty() && fraction.is_empty()
         || !whole.bytes().all(|b| b.is_ascii_digit())
         || !fraction.bytes().all(|b| b.is_ascii_digit())
@@ -426,15 +509,19 @@ pub(crate) fn normalise_decimal(text: &str, comma: bool) -> Option<String> {
     let whole = whole.trim_start_matches('0');
     let whole = if whole.is_empty() { "0" } else { whole };
     let zero = whole == "0" && fraction.bytes().all(|b| b == b'0');
-    let sign = if negative && !zero { "-" } else { "" };
-    Some(if fraction.is_empty() {
-        format!("{sign}{whole}")
-    } else {
-        format!("{sign}{whole}.{fraction}")
-    })
+    let mut canonical = String::with_capacity(whole.len() + fraction.len() + 2);
+    if negative && !zero {
+        canonical.push('-');
+    }
+    canonical.push_str(whole);
+    if !fraction.is_empty() {
+        canonical.push('.');
+        canonical.push_str(fraction);
+    }
+    Some(canonical)
 }
 
-fn to_bool(value: &FieldValue) -> Option<bool> {
+fn to_bool(value: &FieldValue<'_>) -> Option<bool> {
     match value {
         FieldValue::Bool(b) => Some(*b),
         FieldValue::Int(1) => Some(true),
@@ -449,11 +536,11 @@ fn to_bool(value: &FieldValue) -> Option<bool> {
 }
 
 fn to_date(
-    value: FieldValue,
+    value: FieldValue<'_>,
     patterns: &[crate::date::DatePattern],
     partial: bool,
     cx: &StepContext<'_>,
-) -> Result<FieldValue, StepFailure> {
+) -> Result<FieldValue<'static>, StepFailure> {
     let invalid = |reason: String| StepFailure::invalid(codes::VALUE_INVALID_DATE, reason);
     let date = match value {
         FieldValue::Date(d) | FieldValue::DateTime(d) => {
@@ -522,7 +609,7 @@ fn unmapped_value(
     lookup: &Lookup<'_>,
     unmapped: Unmapped,
     cx: &mut StepContext<'_>,
-) -> Result<FieldValue, StepFailure> {
+) -> Result<FieldValue<'static>, StepFailure> {
     let system = list.code_system();
     let value = cx.describe(text.trim());
     let (code, severity, message) = match (lookup, by) {
@@ -568,16 +655,13 @@ fn unmapped_value(
     })
 }
 
-fn note_unverified(entry: &CodeEntry, system: &str, cx: &mut StepContext<'_>) {
+fn note_unverified(entry: &CodeEntry, note: &str, cx: &mut StepContext<'_>) {
     if !entry.verified {
-        let message = format!(
-            "the meaning of this code in {system} is unverified (see the code list's notes)"
-        );
         cx.note(
             QualityCriterion::Unified,
             QualitySeverity::Info,
             codes::CODE_UNVERIFIED,
-            message,
+            note.to_owned(),
         );
     }
 }
@@ -586,9 +670,10 @@ fn code(
     system: &str,
     by: LookupBy,
     unmapped: Unmapped,
+    unverified_note: &str,
     text: &str,
     cx: &mut StepContext<'_>,
-) -> Result<FieldValue, StepFailure> {
+) -> Result<FieldValue<'static>, StepFailure> {
     // Checked when the mapping was loaded; a reload of the code lists may have dropped it.
     let Some(list) = cx.code_lists.list(system) else {
         return Err(StepFailure {
@@ -633,7 +718,7 @@ fn code(
             message,
         );
     }
-    note_unverified(entry, system, cx);
+    note_unverified(entry, unverified_note, cx);
     Ok(FieldValue::Coded {
         value: coded(system, entry, cx.original),
         as_of: None,
@@ -644,9 +729,10 @@ fn province(
     system: &str,
     by: LookupBy,
     unmapped: Unmapped,
+    unverified_note: &str,
     text: &str,
     cx: &mut StepContext<'_>,
-) -> Result<FieldValue, StepFailure> {
+) -> Result<FieldValue<'static>, StepFailure> {
     let Some(list) = cx.code_lists.list(system) else {
         return Err(StepFailure {
             criterion: QualityCriterion::Unified,
@@ -659,7 +745,7 @@ fn province(
     let Lookup::Found(entry) = lookup else {
         return unmapped_value(list, text, by, &lookup, unmapped, cx);
     };
-    note_unverified(entry, system, cx);
+    note_unverified(entry, unverified_note, cx);
     let as_of = Some(cx.change_date.to_proto());
     let date = cx.change_date;
     let (value, note) = match cx.code_lists.resolve_on(system, &entry.code, date) {

@@ -1,24 +1,27 @@
 //! The values a field pipeline works on: source column values as they arrive, and what the
-//! transforms turn them into.
+//! transforms turn them into. Text is borrowed from the change event (or the mapping) until a
+//! step changes it.
 
-use lienthong_proto::v1::value::Kind;
-use lienthong_proto::v1::{CodedValue, Date, Value};
+use std::borrow::Cow;
+
+use lienthong_proto::v1::{CodedValue, Date};
 
 use crate::date::{CivilDate, format_date};
+use crate::event::ValueRef;
 
 /// A value between transform steps.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum FieldValue {
+pub(crate) enum FieldValue<'a> {
     /// No value: SQL NULL, empty text, or a step that found nothing.
     Null,
-    Text(String),
-    Bytes(Vec<u8>),
+    Text(Cow<'a, str>),
+    Bytes(&'a [u8]),
     Int(i64),
     /// An unsigned integer too large for `Int`.
     UInt(u64),
     Float(f64),
     /// An exact decimal in canonical text form (`-12.50`).
-    Decimal(String),
+    Decimal(Cow<'a, str>),
     Bool(bool),
     /// A calendar date, possibly partial.
     Date(Date),
@@ -38,40 +41,36 @@ pub(crate) enum FieldValue {
         as_of: Option<Date>,
     },
     /// Several columns, or an array column.
-    List(Vec<FieldValue>),
+    List(Vec<FieldValue<'a>>),
 }
 
-impl FieldValue {
+impl<'a> FieldValue<'a> {
     /// Converts a source column value. `None` means the source did not send it (an unchanged
     /// TOASTed column), which is different from NULL.
-    pub(crate) fn from_proto(value: Option<&Value>) -> Option<FieldValue> {
-        let Some(kind) = value.and_then(|v| v.kind.as_ref()) else {
-            return Some(FieldValue::Null);
-        };
-        Some(match kind {
-            Kind::Null(_) => FieldValue::Null,
-            Kind::Unchanged(_) => return None,
-            Kind::BoolValue(b) => FieldValue::Bool(*b),
-            Kind::IntValue(i) => FieldValue::Int(*i),
-            Kind::UintValue(u) => i64::try_from(*u).map_or(FieldValue::UInt(*u), FieldValue::Int),
-            Kind::FloatValue(f) => FieldValue::Float(*f),
-            Kind::DecimalValue(d) => FieldValue::Decimal(d.value.clone()),
-            Kind::TextValue(s)
-            | Kind::UuidValue(s)
-            | Kind::JsonValue(s)
-            | Kind::RawText(s)
-            | Kind::IntervalValue(s) => FieldValue::Text(s.clone()),
-            Kind::BytesValue(b) => FieldValue::Bytes(b.clone()),
-            Kind::DateValue(d) => FieldValue::Date(*d),
-            Kind::TimeValue(t) => {
-                FieldValue::Text(format!("{:02}:{:02}:{:02}", t.hours, t.minutes, t.seconds))
-            }
-            Kind::DatetimeValue(dt) => FieldValue::DateTime(dt.date.unwrap_or_default()),
-            Kind::TimestampValue(ts) => FieldValue::Instant(ts.seconds),
-            Kind::ArrayValue(list) => FieldValue::List(
-                list.values
+    pub(crate) fn from_value(value: ValueRef<'a>) -> Option<FieldValue<'a>> {
+        Some(match value {
+            ValueRef::Null => FieldValue::Null,
+            ValueRef::Unchanged => return None,
+            ValueRef::Bool(b) => FieldValue::Bool(b),
+            ValueRef::Int(i) => FieldValue::Int(i),
+            ValueRef::UInt(u) => i64::try_from(u).map_or(FieldValue::UInt(u), FieldValue::Int),
+            ValueRef::Float(f) => FieldValue::Float(f),
+            ValueRef::Decimal(d) => FieldValue::Decimal(Cow::Borrowed(d)),
+            ValueRef::Text(s) => FieldValue::Text(Cow::Borrowed(s)),
+            ValueRef::Bytes(b) => FieldValue::Bytes(b),
+            ValueRef::Date(d) => FieldValue::Date(d),
+            ValueRef::Time(t) => FieldValue::Text(Cow::Owned(format!(
+                "{:02}:{:02}:{:02}",
+                t.hours, t.minutes, t.seconds
+            ))),
+            ValueRef::DateTime(d) => FieldValue::DateTime(d),
+            ValueRef::Timestamp(seconds) => FieldValue::Instant(seconds),
+            ValueRef::Array(values) => FieldValue::List(
+                values
                     .iter()
-                    .map(|v| FieldValue::from_proto(Some(v)).unwrap_or(FieldValue::Null))
+                    .map(|v| {
+                        FieldValue::from_value(ValueRef::of(Some(v))).unwrap_or(FieldValue::Null)
+                    })
                     .collect(),
             ),
         })
@@ -81,7 +80,7 @@ impl FieldValue {
     pub(crate) fn is_missing(&self) -> bool {
         match self {
             FieldValue::Null => true,
-            FieldValue::Text(s) => s.trim().is_empty(),
+            FieldValue::Text(s) => s.chars().all(char::is_whitespace),
             FieldValue::Bytes(b) => b.is_empty(),
             FieldValue::List(items) => items.iter().all(FieldValue::is_missing),
             FieldValue::Coded { value, .. } => value.code.is_empty() && value.original.is_empty(),
@@ -94,48 +93,58 @@ impl FieldValue {
         }
     }
 
-    /// The value as text, the way a person would write it (`None` for Null).
+    /// The value as text, the way a person would write it (`None` for Null); borrowed where the
+    /// value is borrowed text.
     ///
     /// Bytes are read as Latin-1 (one character per byte): legacy 8-bit text is stored in such
     /// columns, and this is the form the legacy decoder expects.
-    pub(crate) fn to_text(&self) -> Option<String> {
+    pub(crate) fn to_text(&self) -> Option<Cow<'a, str>> {
         Some(match self {
             FieldValue::Null => return None,
-            FieldValue::Text(s) => s.clone(),
-            FieldValue::Bytes(b) => b.iter().map(|&byte| char::from(byte)).collect(),
-            FieldValue::Int(i) => i.to_string(),
-            FieldValue::UInt(u) => u.to_string(),
-            FieldValue::Float(f) => f.to_string(),
-            FieldValue::Decimal(d) => d.clone(),
-            FieldValue::Bool(b) => b.to_string(),
-            FieldValue::Date(d) | FieldValue::DateTime(d) => format_date(d),
-            FieldValue::Instant(seconds) => CivilDate::in_vietnam_at_unix_seconds(*seconds)
-                .map(|d| d.to_string())
-                .unwrap_or_default(),
+            FieldValue::Text(s) | FieldValue::Decimal(s) => s.clone(),
+            FieldValue::Bytes(b) => Cow::Owned(b.iter().map(|&byte| char::from(byte)).collect()),
+            FieldValue::Int(i) => Cow::Owned(i.to_string()),
+            FieldValue::UInt(u) => Cow::Owned(u.to_string()),
+            FieldValue::Float(f) => Cow::Owned(f.to_string()),
+            FieldValue::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            FieldValue::Date(d) | FieldValue::DateTime(d) => Cow::Owned(format_date(d)),
+            FieldValue::Instant(seconds) => Cow::Owned(
+                CivilDate::in_vietnam_at_unix_seconds(*seconds)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+            ),
             FieldValue::Name {
                 family,
                 middle,
                 given,
-            } => [family, middle, given]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
-            FieldValue::Coded { value, .. } => {
-                if value.code.is_empty() {
-                    value.original.clone()
-                } else {
-                    value.code.clone()
-                }
-            }
-            FieldValue::List(items) => items
-                .iter()
-                .filter_map(FieldValue::to_text)
-                .filter(|s| !s.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
+            } => Cow::Owned(join_name(family, middle, given)),
+            FieldValue::Coded { value, .. } => Cow::Owned(if value.code.is_empty() {
+                value.original.clone()
+            } else {
+                value.code.clone()
+            }),
+            FieldValue::List(items) => Cow::Owned(
+                items
+                    .iter()
+                    .filter_map(FieldValue::to_text)
+                    .filter(|s| !s.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
         })
+    }
+
+    /// [`FieldValue::to_text`], taking the value: text it owns is moved, not copied.
+    pub(crate) fn into_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            FieldValue::Text(s) | FieldValue::Decimal(s) => Some(s),
+            FieldValue::Coded { value, .. } => Some(Cow::Owned(if value.code.is_empty() {
+                value.original
+            } else {
+                value.code
+            })),
+            other => other.to_text(),
+        }
     }
 
     /// A short name of the value's type, for messages.
@@ -158,9 +167,19 @@ impl FieldValue {
     }
 }
 
+/// The parts of a name that are not empty, joined by spaces.
+fn join_name(family: &str, middle: &str, given: &str) -> String {
+    [family, middle, given]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
-    use lienthong_proto::v1::{Decimal, LocalDateTime, TimeOfDay, ValueList};
+    use lienthong_proto::v1::value::Kind;
+    use lienthong_proto::v1::{Decimal, LocalDateTime, TimeOfDay, Value, ValueList};
 
     use super::*;
 
@@ -168,23 +187,24 @@ mod tests {
         Value { kind: Some(kind) }
     }
 
+    fn from_proto(value: Option<&Value>) -> Option<FieldValue<'_>> {
+        FieldValue::from_value(ValueRef::of(value))
+    }
+
     #[test]
     fn proto_values_convert_and_unchanged_is_not_null() {
         assert_eq!(
-            FieldValue::from_proto(Some(&value(Kind::Null(true)))),
+            from_proto(Some(&value(Kind::Null(true)))),
             Some(FieldValue::Null)
         );
-        assert_eq!(FieldValue::from_proto(None), Some(FieldValue::Null));
+        assert_eq!(from_proto(None), Some(FieldValue::Null));
+        assert_eq!(from_proto(Some(&value(Kind::Unchanged(true)))), None);
         assert_eq!(
-            FieldValue::from_proto(Some(&value(Kind::Unchanged(true)))),
-            None
-        );
-        assert_eq!(
-            FieldValue::from_proto(Some(&value(Kind::UintValue(u64::MAX)))),
+            from_proto(Some(&value(Kind::UintValue(u64::MAX)))),
             Some(FieldValue::UInt(u64::MAX))
         );
         assert_eq!(
-            FieldValue::from_proto(Some(&value(Kind::UintValue(7)))),
+            from_proto(Some(&value(Kind::UintValue(7)))),
             Some(FieldValue::Int(7))
         );
         let dt = value(Kind::DatetimeValue(LocalDateTime {
@@ -196,10 +216,7 @@ mod tests {
             time: Some(TimeOfDay::default()),
         }));
         assert_eq!(
-            FieldValue::from_proto(Some(&dt))
-                .unwrap()
-                .to_text()
-                .unwrap(),
+            from_proto(Some(&dt)).unwrap().to_text().unwrap(),
             "2020-01-02"
         );
         let list = value(Kind::ArrayValue(ValueList {
@@ -212,10 +229,7 @@ mod tests {
             ],
         }));
         assert_eq!(
-            FieldValue::from_proto(Some(&list))
-                .unwrap()
-                .to_text()
-                .unwrap(),
+            from_proto(Some(&list)).unwrap().to_text().unwrap(),
             "a 1.50"
         );
     }
@@ -223,12 +237,16 @@ mod tests {
     #[test]
     fn bytes_read_as_latin1_and_blank_text_is_missing() {
         assert_eq!(
-            FieldValue::Bytes(vec![0x4E, 0xA7, 0xE9]).to_text().unwrap(),
+            FieldValue::Bytes(&[0x4E, 0xA7, 0xE9]).to_text().unwrap(),
             "N§é"
         );
         assert!(FieldValue::Text(" \t".into()).is_missing());
         assert!(
-            FieldValue::List(vec![FieldValue::Null, FieldValue::Text(String::new())]).is_missing()
+            FieldValue::List(vec![
+                FieldValue::Null,
+                FieldValue::Text(String::new().into())
+            ])
+            .is_missing()
         );
         assert!(!FieldValue::Int(0).is_missing());
         // 2025-06-30T17:00:00Z is 2025-07-01 in Vietnam.

@@ -10,16 +10,18 @@
 //! schemas/mappings/bhxh/qua_trinh.toml:41:15: field[6].transforms[0].code.system: no code list "vn.ethnic.1979"; known: ...
 //! ```
 
+mod columns;
 pub mod spec;
 pub mod target;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use lienthong_vietnamese::legacy::Encoding;
 use lienthong_vietnamese::text::{ToneStyle, fold};
 use regex::Regex;
+use rustc_hash::FxHashMap;
 
 use crate::codelist::{CodeLists, UnitLevel};
 use crate::date::DatePattern;
@@ -30,6 +32,8 @@ use spec::{
     SourceSpec, ToneStyleName, Transform, Unmapped,
 };
 use target::{Slot, SlotKind};
+
+pub(crate) use columns::{ColumnId, ColumnIndex, Positions};
 
 /// The JSON Schema of mapping files, as published in `schemas/mapping.schema.json`.
 pub fn json_schema() -> serde_json::Value {
@@ -151,7 +155,7 @@ pub(crate) enum Step {
     },
     SplitName,
     Map {
-        values: HashMap<String, String>,
+        values: FxHashMap<String, String>,
         fold: bool,
         unmapped: Unmapped,
     },
@@ -159,14 +163,19 @@ pub(crate) enum Step {
         system: String,
         by: LookupBy,
         unmapped: Unmapped,
+        /// The finding for a code whose meaning is unverified, written once.
+        unverified_note: String,
     },
     LocalCode {
         system: String,
+        /// The finding every value gets, written once.
+        note: String,
     },
     Province {
         system: String,
         by: LookupBy,
         unmapped: Unmapped,
+        unverified_note: String,
     },
     RecordRef {
         schema: String,
@@ -287,10 +296,19 @@ pub(crate) struct CompiledField {
     /// `slot.path()`, kept to avoid building it for every record.
     pub(crate) path: String,
     pub(crate) input: Input,
+    /// The columns of `input`, by id in the mapping's [`ColumnIndex`].
+    pub(crate) input_columns: Vec<ColumnId>,
+    /// Where the value comes from, for messages (`column x`, `columns x, y`, `a constant`).
+    pub(crate) input_description: String,
     pub(crate) steps: Vec<Step>,
     pub(crate) when: Option<Condition>,
+    /// The column of `when`.
+    pub(crate) when_column: Option<ColumnId>,
     pub(crate) required: bool,
     pub(crate) on_error: OnError,
+    /// Whether the value as the source held it is kept in the output (`CodedValue.original`,
+    /// `PersonName.original`); other fields never build that text.
+    pub(crate) keeps_original: bool,
 }
 
 /// A loaded, checked mapping, ready to apply to change events (see [`Mapping::apply`]).
@@ -299,6 +317,12 @@ pub struct Mapping {
     pub(crate) file: PathBuf,
     pub(crate) spec: MappingFile,
     pub(crate) fields: Vec<CompiledField>,
+    /// Every column the mapping reads.
+    pub(crate) columns: ColumnIndex,
+    /// `source.key`, by column id.
+    pub(crate) key_columns: Vec<ColumnId>,
+    /// `quality.updated_column`, by column id.
+    pub(crate) updated_column: Option<ColumnId>,
 }
 
 impl Mapping {
@@ -319,13 +343,23 @@ impl Mapping {
     ) -> Result<Self, MappingFileError> {
         let (spec, document) = Document::parse::<MappingFile>(text)
             .map_err(|p| MappingFileError::from_problem(file, p))?;
-        let fields = compile(&spec, code_lists).map_err(|(path, message)| {
+        let mut columns = ColumnIndex::default();
+        let fields = compile(&spec, code_lists, &mut columns).map_err(|(path, message)| {
             MappingFileError::from_problem(file, document.problem(path, message))
         })?;
+        let key_columns = spec.source.key.iter().map(|k| columns.add(k)).collect();
+        let updated_column = spec
+            .quality
+            .updated_column
+            .as_deref()
+            .map(|c| columns.add(c));
         Ok(Mapping {
             file: file.to_path_buf(),
             spec,
             fields,
+            columns,
+            key_columns,
+            updated_column,
         })
     }
 
@@ -384,7 +418,11 @@ impl Mapping {
 
 type CompileError = (FieldPath, String);
 
-fn compile(spec: &MappingFile, code_lists: &CodeLists) -> Result<Vec<CompiledField>, CompileError> {
+fn compile(
+    spec: &MappingFile,
+    code_lists: &CodeLists,
+    columns: &mut ColumnIndex,
+) -> Result<Vec<CompiledField>, CompileError> {
     let root = FieldPath::root();
     for (name, value) in [("id", &spec.id), ("version", &spec.version)] {
         if value.trim().is_empty() {
@@ -429,7 +467,13 @@ fn compile(spec: &MappingFile, code_lists: &CodeLists) -> Result<Vec<CompiledFie
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            compile_field(spec.entity, field, &root.key("field").index(i), code_lists)
+            compile_field(
+                spec.entity,
+                field,
+                &root.key("field").index(i),
+                code_lists,
+                columns,
+            )
         })
         .collect()
 }
@@ -439,6 +483,7 @@ fn compile_field(
     field: &FieldSpec,
     at: &FieldPath,
     code_lists: &CodeLists,
+    columns: &mut ColumnIndex,
 ) -> Result<CompiledField, CompileError> {
     let slot = Slot::find(entity, &field.target.0).ok_or_else(|| {
         (
@@ -521,15 +566,40 @@ fn compile_field(
             ));
         }
     }
+    let input_columns = match &input {
+        Input::Columns(names) => names.iter().map(|n| columns.add(n)).collect(),
+        Input::Constant(_) => Vec::new(),
+    };
+    let keeps_original = matches!(
+        slot,
+        Slot::Name | Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
+    ) || steps.iter().any(|s| {
+        matches!(
+            s,
+            Step::Code { .. } | Step::Province { .. } | Step::LocalCode { .. }
+        )
+    });
     Ok(CompiledField {
         slot,
         path: slot.path(),
+        input_description: input_description(&input),
         input,
+        input_columns,
         steps,
         when: field.when.clone(),
+        when_column: field.when.as_ref().map(|w| columns.add(&w.column)),
         required: field.required,
         on_error: field.on_error,
+        keeps_original,
     })
+}
+
+fn input_description(input: &Input) -> String {
+    match input {
+        Input::Columns(names) if names.len() == 1 => format!("column {}", names[0]),
+        Input::Columns(names) => format!("columns {}", names.join(", ")),
+        Input::Constant(_) => "a constant".to_owned(),
+    }
 }
 
 fn compile_step(
@@ -642,7 +712,7 @@ fn compile_step(
                     "the value table is empty".into(),
                 ));
             }
-            let mut values = HashMap::with_capacity(spec.values.len());
+            let mut values = FxHashMap::default();
             let mut seen: BTreeMap<String, &str> = BTreeMap::new();
             for (from, to) in &spec.values {
                 let key = if spec.fold {
@@ -677,6 +747,7 @@ fn compile_step(
                 system: spec.system.clone(),
                 by: spec.by,
                 unmapped: spec.unmapped,
+                unverified_note: unverified_note(&spec.system),
             }
         }
         Transform::LocalCode(spec) => {
@@ -704,6 +775,10 @@ fn compile_step(
             }
             Step::LocalCode {
                 system: spec.system.clone(),
+                note: format!(
+                    "coded in the source's own list {}, which has no canonical list",
+                    spec.system
+                ),
             }
         }
         Transform::Province(spec) => {
@@ -728,6 +803,7 @@ fn compile_step(
                 system: spec.system.clone(),
                 by: spec.by,
                 unmapped: spec.unmapped,
+                unverified_note: unverified_note(&spec.system),
             }
         }
         Transform::RecordRef(spec) => {
@@ -757,11 +833,17 @@ fn compile_step(
     })
 }
 
+/// The finding for a value whose code's meaning in `system` is unverified.
+fn unverified_note(system: &str) -> String {
+    format!("the meaning of this code in {system} is unverified (see the code list's notes)")
+}
+
 /// Every mapping of a directory tree, found by (source, schema, table).
 #[derive(Debug, Clone, Default)]
 pub struct MappingSet {
     mappings: Vec<Mapping>,
-    by_table: HashMap<(String, String, String), usize>,
+    /// Indices into `mappings`, sorted by source table, for a look-up without allocating.
+    by_table: Vec<usize>,
 }
 
 /// Mapping files could not be loaded; every file's first problem is listed.
@@ -808,33 +890,41 @@ impl MappingSet {
                 ),
             ));
         }
-        let key = table_key(
-            &mapping.source().id,
-            &mapping.source().schema,
-            &mapping.source().table,
-        );
-        if let Some(&i) = self.by_table.get(&key) {
-            return Err(MappingFileError::whole_file(
-                mapping.file(),
-                format!(
-                    "table {}/{}.{} is already mapped by {}",
-                    key.0,
-                    key.1,
-                    key.2,
-                    self.mappings[i].file().display()
-                ),
-            ));
-        }
-        self.by_table.insert(key, self.mappings.len());
+        let source = mapping.source();
+        let at = match self.search(&source.id, &source.schema, &source.table) {
+            Ok(found) => {
+                return Err(MappingFileError::whole_file(
+                    mapping.file(),
+                    format!(
+                        "table {}/{}.{} is already mapped by {}",
+                        source.id,
+                        source.schema,
+                        source.table,
+                        self.mappings[self.by_table[found]].file().display()
+                    ),
+                ));
+            }
+            Err(at) => at,
+        };
+        self.by_table.insert(at, self.mappings.len());
         self.mappings.push(mapping);
         Ok(())
     }
 
     /// The mapping for a source table.
     pub fn find(&self, source_id: &str, schema: &str, table: &str) -> Option<&Mapping> {
-        self.by_table
-            .get(&table_key(source_id, schema, table))
-            .map(|&i| &self.mappings[i])
+        self.search(source_id, schema, table)
+            .ok()
+            .map(|found| &self.mappings[self.by_table[found]])
+    }
+
+    /// Binary search of `by_table`: the position of the table's mapping, or where it would go.
+    fn search(&self, source_id: &str, schema: &str, table: &str) -> Result<usize, usize> {
+        self.by_table.binary_search_by(|&i| {
+            let s = self.mappings[i].source();
+            let key = (s.id.as_str(), s.schema.as_str(), s.table.as_str());
+            key.cmp(&(source_id, schema, table))
+        })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Mapping> {
@@ -848,10 +938,6 @@ impl MappingSet {
     pub fn is_empty(&self) -> bool {
         self.mappings.is_empty()
     }
-}
-
-fn table_key(source_id: &str, schema: &str, table: &str) -> (String, String, String) {
-    (source_id.to_owned(), schema.to_owned(), table.to_owned())
 }
 
 fn collect_toml_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

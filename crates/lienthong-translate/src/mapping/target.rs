@@ -26,6 +26,8 @@ impl PlaceField {
         PlaceField::CurrentResidence,
     ];
 
+    /// The name in paths; [`PLACE_PATHS`] spells every path out.
+    #[cfg(test)]
     fn name(self) -> &'static str {
         match self {
             PlaceField::BirthPlace => "birth_place",
@@ -55,6 +57,7 @@ impl PlacePart {
         PlacePart::Text,
     ];
 
+    #[cfg(test)]
     fn name(self) -> &'static str {
         match self {
             PlacePart::Province => "province",
@@ -260,9 +263,14 @@ impl Slot {
 
     /// The field's name in mapping files and quality flags.
     pub fn path(self) -> String {
+        self.name().to_owned()
+    }
+
+    /// [`Slot::path`], without allocating.
+    pub(crate) fn name(self) -> &'static str {
         use Slot::*;
-        let bare = match self {
-            Place(place, part) => return format!("person.{}.{}", place.name(), part.name()),
+        match self {
+            Place(place, part) => PLACE_PATHS[place as usize][part as usize],
             PersonalId => "person.personal_id",
             FormerIdNumber => "person.former_id_number",
             Name => "person.name",
@@ -311,11 +319,69 @@ impl Slot {
             ContributionSalary => "contribution_salary",
             PeriodFrom => "period_from",
             PeriodTo => "period_to",
-        };
-        bare.to_owned()
+        }
     }
 
-    /// Every slot.
+    /// The slot's position in [`Slot::all`], for [`SlotSet`].
+    pub(crate) fn index(self) -> usize {
+        use Slot::*;
+        match self {
+            PersonalId => 0,
+            FormerIdNumber => 1,
+            Name => 2,
+            NameFamily => 3,
+            NameMiddle => 4,
+            NameGiven => 5,
+            BirthDate => 6,
+            Sex => 7,
+            Place(place, part) => 8 + place as usize * PlacePart::ALL.len() + part as usize,
+            Ethnicity => 28,
+            Religion => 29,
+            Nationality => 30,
+            Phone => 31,
+            Email => 32,
+            Category => 33,
+            Status => 34,
+            OrganisationId => 35,
+            OrganisationName => 36,
+            Position => 37,
+            Rank => 38,
+            SalaryStep => 39,
+            SalaryCoefficient => 40,
+            PositionAllowance => 41,
+            RecruitmentDate => 42,
+            RankAppointmentDate => 43,
+            EducationLevel => 44,
+            PoliticalTheoryLevel => 45,
+            PartyAdmissionDate => 46,
+            OrgCode => 47,
+            OrgName => 48,
+            OrgShortName => 49,
+            OrgParentId => 50,
+            OrgLevel => 51,
+            OrgAdministrativeUnit => 52,
+            OrgEstablished => 53,
+            OrgDissolved => 54,
+            UnitCodeSystem => 55,
+            UnitCode => 56,
+            UnitName => 57,
+            UnitLevel => 58,
+            UnitParentCode => 59,
+            UnitValidFrom => 60,
+            UnitValidTo => 61,
+            UnitSuccessorCodes => 62,
+            UnitPredecessorCodes => 63,
+            InsuranceNumber => 64,
+            InsuranceScheme => 65,
+            EmployerCode => 66,
+            EmployerName => 67,
+            ContributionSalary => 68,
+            PeriodFrom => 69,
+            PeriodTo => 70,
+        }
+    }
+
+    /// Every slot, in the order of [`Slot::index`].
     pub fn all() -> Vec<Slot> {
         use Slot::*;
         let mut all = vec![
@@ -398,6 +464,75 @@ impl Slot {
     }
 }
 
+/// `person.<place>.<part>`, by [`PlaceField`] and [`PlacePart`] (in declaration order).
+const PLACE_PATHS: [[&str; 5]; 4] = [
+    [
+        "person.birth_place.province",
+        "person.birth_place.district",
+        "person.birth_place.commune",
+        "person.birth_place.detail",
+        "person.birth_place.text",
+    ],
+    [
+        "person.hometown.province",
+        "person.hometown.district",
+        "person.hometown.commune",
+        "person.hometown.detail",
+        "person.hometown.text",
+    ],
+    [
+        "person.permanent_residence.province",
+        "person.permanent_residence.district",
+        "person.permanent_residence.commune",
+        "person.permanent_residence.detail",
+        "person.permanent_residence.text",
+    ],
+    [
+        "person.current_residence.province",
+        "person.current_residence.district",
+        "person.current_residence.commune",
+        "person.current_residence.detail",
+        "person.current_residence.text",
+    ],
+];
+
+/// Every slot, built once.
+fn every_slot() -> &'static [Slot] {
+    static ALL: std::sync::LazyLock<Vec<Slot>> = std::sync::LazyLock::new(Slot::all);
+    &ALL
+}
+
+/// A set of slots (the fields a record got, ...), one bit per slot: no hashing, no allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SlotSet(u128);
+
+impl SlotSet {
+    /// Adds `slot`; false when it was in the set already.
+    pub(crate) fn insert(&mut self, slot: Slot) -> bool {
+        let bit = 1u128 << slot.index();
+        let new = self.0 & bit == 0;
+        self.0 |= bit;
+        new
+    }
+
+    pub(crate) fn contains(self, slot: Slot) -> bool {
+        self.0 & (1u128 << slot.index()) != 0
+    }
+
+    /// The slots in the set, in the order of [`Slot::all`].
+    pub(crate) fn iter(self) -> impl Iterator<Item = Slot> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let index = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            every_slot().get(index).copied()
+        })
+    }
+}
+
 impl fmt::Display for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.path())
@@ -452,5 +587,43 @@ mod tests {
         assert_eq!(Slot::find(EntityKind::Organisation, "person.name"), None);
         assert_eq!(Slot::Religion.sensitivity(), Sensitivity::Sensitive);
         assert_eq!(Slot::OrgName.sensitivity(), Sensitivity::Public);
+    }
+
+    #[test]
+    fn slot_indices_follow_the_list_and_fit_the_set() {
+        let all = Slot::all();
+        assert!(all.len() <= 128, "SlotSet holds 128 slots");
+        for (i, slot) in all.iter().enumerate() {
+            assert_eq!(slot.index(), i, "{slot:?}");
+        }
+        for place in PlaceField::ALL {
+            for part in PlacePart::ALL {
+                assert_eq!(
+                    Slot::Place(place, part).name(),
+                    format!("person.{}.{}", place.name(), part.name())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn slot_sets_hold_each_slot_once() {
+        let mut set = SlotSet::default();
+        assert!(!set.contains(Slot::PeriodTo));
+        assert!(set.insert(Slot::PeriodTo));
+        assert!(!set.insert(Slot::PeriodTo));
+        assert!(set.insert(Slot::PersonalId));
+        assert!(set.insert(Slot::Place(PlaceField::Hometown, PlacePart::Commune)));
+        assert!(set.contains(Slot::PersonalId));
+        assert!(!set.contains(Slot::Place(PlaceField::Hometown, PlacePart::Province)));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [
+                Slot::PersonalId,
+                Slot::Place(PlaceField::Hometown, PlacePart::Commune),
+                Slot::PeriodTo
+            ]
+        );
+        assert_eq!(SlotSet::default().iter().count(), 0);
     }
 }

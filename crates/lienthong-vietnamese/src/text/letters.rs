@@ -8,8 +8,9 @@
 //! character apart. The tables here are built once from Unicode normalisation itself, so they
 //! cannot drift from it.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -78,16 +79,18 @@ const CONSONANTS: [char; 21] = [
     'x', 'z',
 ];
 
+/// Looked up for every letter of every word that tone placement and the legacy-encoding
+/// detector read, so keyed with a hash made for small keys.
 struct Tables {
     /// Every vowel letter (both cases, all tones) → (toneless letter of the same case, tone).
-    split: HashMap<char, (char, Tone)>,
+    split: FxHashMap<char, (char, Tone)>,
     /// (toneless letter, tone) → precomposed letter.
-    join: HashMap<(char, Tone), char>,
+    join: FxHashMap<(char, Tone), char>,
 }
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
-    let mut split = HashMap::with_capacity(144);
-    let mut join = HashMap::with_capacity(144);
+    let mut split = FxHashMap::default();
+    let mut join = FxHashMap::default();
     for lower in VOWEL_BASES {
         for base in std::iter::once(lower).chain(lower.to_uppercase()) {
             for tone in Tone::ALL {

@@ -3,19 +3,22 @@
 //!
 //! The same name reaches the hub in many byte forms: precomposed (NFC) or decomposed (NFD)
 //! Unicode, with the tone mark on different vowels (`Hoà` / `Hòa`), with invisible characters
-//! copied from web forms, in upper case from old registers. Every function here returns a new
-//! string and leaves its input alone, so the original value can be kept next to the normalised
-//! one for provenance.
+//! copied from web forms, in upper case from old registers. Every function here leaves its input
+//! alone, so the original value can be kept next to the normalised one for provenance; those that
+//! return a `Cow` borrow the input when it is already in the form asked for, which most values
+//! of a source are (the translator runs them on every field of every record).
 //!
 //! | function | use |
 //! |---|---|
 //! | [`nfc`] | canonical composition; the form every canonical record is stored in |
 //! | [`clean`] | [`nfc`] + trim, collapse whitespace, drop invisible and stray characters |
+//! | [`cleaned`], [`is_clean`] | the same, borrowing text that is clean already |
 //! | [`place_tones`] | rewrite tone marks to one [`ToneStyle`] |
 //! | [`fold_tones`] | key that ignores case and tone placement only (`Hoà` = `hòa` ≠ `Hoa`) |
 //! | [`fold`] | key that ignores case and every diacritic (`Đặng` = `dang`) |
-//! | [`title_case_name`] | display casing of a personal name |
+//! | [`title_case_name`] | display casing of a personal name ([`title_cased_name`] borrows) |
 //! | [`is_syllable`] | whether a word is a well-formed Vietnamese syllable |
+//! | [`is_letter`] | `char::is_alphabetic`, quick for the Latin letters |
 
 mod letters;
 pub(crate) mod syllable;
@@ -43,7 +46,7 @@ pub(crate) use letters::{join_vowel, letters, split_vowel, upper_one};
 /// assert!(matches!(nfc("Nguyễn"), std::borrow::Cow::Borrowed(_)));
 /// ```
 pub fn nfc(s: &str) -> Cow<'_, str> {
-    if is_nfc(s) {
+    if already_nfc(s) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.nfc().collect())
@@ -92,6 +95,60 @@ pub fn clean(s: &str) -> String {
     into_nfc(out)
 }
 
+/// Whether [`clean`] would return `s` unchanged: no white space but single ASCII spaces between
+/// other characters, nothing [`clean`] removes, and NFC. Answered without building a string.
+///
+/// ```
+/// use lienthong_vietnamese::text::is_clean;
+/// assert!(is_clean("Nguyễn Văn An"));
+/// assert!(!is_clean("Nguyễn  Văn An"));
+/// assert!(!is_clean(" Nguyễn"));
+/// assert!(!is_clean("Nguye\u{0302}\u{0303}n")); // decomposed
+/// ```
+pub fn is_clean(s: &str) -> bool {
+    // At the start, as after a space, neither a space nor a combining mark may come.
+    let mut after_space = true;
+    // Whether every character so far is stable in NFC (then the text is in NFC).
+    let mut stable = true;
+    for c in s.chars() {
+        if c == ' ' {
+            if after_space {
+                return false;
+            }
+            after_space = true;
+            continue;
+        }
+        if c.is_ascii() {
+            // ASCII white space other than the space is a control character, as is DEL.
+            if c.is_ascii_control() {
+                return false;
+            }
+        } else if c.is_whitespace() || is_invisible(c) || (after_space && is_combining_mark(c)) {
+            return false;
+        } else {
+            stable &= is_stable_in_nfc(c);
+        }
+        after_space = false;
+    }
+    (s.is_empty() || !after_space) && (stable || is_nfc(s))
+}
+
+/// [`clean`], borrowing `s` when it is clean already ([`is_clean`]).
+///
+/// ```
+/// use std::borrow::Cow;
+/// use lienthong_vietnamese::text::cleaned;
+/// assert!(matches!(cleaned("Vụ Tổ chức"), Cow::Borrowed(_)));
+/// assert_eq!(cleaned(" Vụ  Tổ chức "), "Vụ Tổ chức");
+/// ```
+pub fn cleaned(s: &str) -> Cow<'_, str> {
+    if is_clean(s) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(clean(s))
+    }
+}
+
 /// Characters [`clean`] removes: they render as nothing, or as noise, and break comparison.
 fn is_invisible(c: char) -> bool {
     let cp = u32::from(c);
@@ -117,7 +174,26 @@ fn is_invisible(c: char) -> bool {
 }
 
 fn into_nfc(s: String) -> String {
-    if is_nfc(&s) { s } else { s.nfc().collect() }
+    if already_nfc(&s) {
+        s
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// Whether `s` is in NFC. Text made only of characters that NFC leaves alone whatever surrounds
+/// them (everything below the combining marks at U+0300, and the precomposed Vietnamese letters
+/// U+1EA0–U+1EF9) is decided by one pass over it; anything else goes through the general check,
+/// which looks every character up in Unicode's tables.
+fn already_nfc(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(is_stable_in_nfc) || is_nfc(s)
+}
+
+/// Characters whose NFC quick-check property is Yes and whose canonical combining class is 0:
+/// a string of only such characters is in NFC (UAX #15, quick check). The tests check every
+/// character of both ranges against Unicode's tables.
+fn is_stable_in_nfc(c: char) -> bool {
+    c < '\u{0300}' || ('\u{1EA0}'..='\u{1EF9}').contains(&c)
 }
 
 /// Rewrites the tone mark of every Vietnamese syllable in `s` to the position `style` prescribes.
@@ -205,7 +281,7 @@ fn retone(word: &str, style: ToneStyle) -> Option<String> {
 /// assert_eq!(fold_tones("NGUYỄN  Thị THUỶ"), "nguyễn thị thủy");
 /// ```
 pub fn fold_tones(s: &str) -> String {
-    let lower: String = clean(s).chars().flat_map(char::to_lowercase).collect();
+    let lower: String = cleaned(s).chars().flat_map(char::to_lowercase).collect();
     place_tones(&lower, ToneStyle::Old)
 }
 
@@ -228,7 +304,7 @@ pub fn fold_tones(s: &str) -> String {
 /// assert_eq!(fold("Ðỗ"), "do");
 /// ```
 pub fn fold(s: &str) -> String {
-    let lower: String = clean(s).chars().flat_map(char::to_lowercase).collect();
+    let lower: String = cleaned(s).chars().flat_map(char::to_lowercase).collect();
     let stripped: String = lower
         .nfd()
         .filter(|c| !is_combining_mark(*c))
@@ -253,11 +329,11 @@ pub fn fold(s: &str) -> String {
 /// assert_eq!(title_case_name("h'hen niê"), "H'Hen Niê");
 /// ```
 pub fn title_case_name(s: &str) -> String {
-    let cleaned = clean(s);
+    let cleaned = cleaned(s);
     let mut out = String::with_capacity(cleaned.len());
     let mut at_word_start = true;
     for c in cleaned.chars() {
-        if c.is_alphabetic() {
+        if is_letter(c) {
             if at_word_start {
                 out.extend(c.to_uppercase());
             } else {
@@ -272,6 +348,72 @@ pub fn title_case_name(s: &str) -> String {
         }
     }
     into_nfc(out)
+}
+
+/// [`title_case_name`], borrowing `s` when it is already clean and cased that way.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use lienthong_vietnamese::text::title_cased_name;
+/// assert!(matches!(title_cased_name("Đặng Thị Ánh"), Cow::Borrowed(_)));
+/// assert_eq!(title_cased_name("ĐẶNG thị ánh"), "Đặng Thị Ánh");
+/// ```
+pub fn title_cased_name(s: &str) -> Cow<'_, str> {
+    if is_clean(s) && is_title_cased(s) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(title_case_name(s))
+    }
+}
+
+/// Whether every letter of `s` already has the case [`title_case_name`] gives it.
+fn is_title_cased(s: &str) -> bool {
+    let mut at_word_start = true;
+    for c in s.chars() {
+        if is_letter(c) {
+            let cased = if c.is_ascii() {
+                c.is_ascii_uppercase() == at_word_start
+            } else if at_word_start {
+                single(c.to_uppercase()) == Some(c)
+            } else {
+                single(c.to_lowercase()) == Some(c)
+            };
+            if !cased {
+                return false;
+            }
+            at_word_start = false;
+        } else if !is_combining_mark(c) {
+            at_word_start = true;
+        }
+    }
+    true
+}
+
+/// Whether `c` is a letter: [`char::is_alphabetic`], answered without Unicode's tables for ASCII
+/// and for the Latin letters Vietnamese is written with (U+00C0–U+024F but `×` and `÷`, and
+/// U+1E00–U+1EFF, every one of them a letter).
+///
+/// ```
+/// use lienthong_vietnamese::text::is_letter;
+/// assert!(is_letter('ễ') && is_letter('Đ') && is_letter('a'));
+/// assert!(!is_letter('×') && !is_letter('1') && !is_letter(' '));
+/// ```
+pub fn is_letter(c: char) -> bool {
+    match c {
+        'a'..='z' | 'A'..='Z' => true,
+        '\0'..='\u{7F}' => false,
+        '\u{C0}'..='\u{24F}' => c != '×' && c != '÷',
+        '\u{1E00}'..='\u{1EFF}' => true,
+        _ => c.is_alphabetic(),
+    }
+}
+
+/// The only character of a case mapping, `None` when it gives several (`ß` → `SS`).
+fn single(mut mapped: impl Iterator<Item = char>) -> Option<char> {
+    match (mapped.next(), mapped.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
 }
 
 /// Whether `word` is one well-formed Vietnamese syllable: a known onset, a rhyme of standard

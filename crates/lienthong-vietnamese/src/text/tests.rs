@@ -45,6 +45,85 @@ fn clean_removes_noise_and_keeps_text() {
     assert_eq!(clean("Ng\u{00AD}uyễn"), "Nguyễn", "soft hyphen");
 }
 
+#[test]
+fn the_nfc_shortcut_ranges_are_stable_characters() {
+    use unicode_normalization::char::canonical_combining_class;
+    use unicode_normalization::{IsNormalized, is_nfc_quick};
+    let ranges = [('\u{0}', '\u{02FF}'), ('\u{1EA0}', '\u{1EF9}')];
+    for c in ranges.into_iter().flat_map(|(from, to)| from..=to) {
+        assert!(is_stable_in_nfc(c), "{c:?}");
+        assert_eq!(is_nfc_quick(std::iter::once(c)), IsNormalized::Yes, "{c:?}");
+        assert_eq!(canonical_combining_class(c), 0, "{c:?}");
+    }
+    for outside in ['\u{0300}', '\u{0341}', '\u{1E9F}', '\u{1EFA}', '\u{2126}'] {
+        assert!(!is_stable_in_nfc(outside), "{outside:?}");
+    }
+    // The general check still decides text outside the ranges.
+    assert!(already_nfc("Ω"));
+    assert!(!already_nfc("\u{2126}"));
+    assert!(!already_nfc("Le\u{0302}"));
+}
+
+#[test]
+fn is_letter_is_is_alphabetic() {
+    for c in ('\0'..='\u{3000}').chain('\u{1E00}'..='\u{1F00}') {
+        assert_eq!(is_letter(c), c.is_alphabetic(), "{c:?}");
+    }
+}
+
+#[test]
+fn is_clean_and_cleaned_agree_with_clean() {
+    for clean_text in [
+        "",
+        "Nguyễn Văn An",
+        "Thôn Đông, khu 3",
+        "Trương \u{FFFD}",
+        "x\u{0301}",
+    ] {
+        assert!(is_clean(clean_text), "{clean_text:?}");
+        assert!(matches!(cleaned(clean_text), Cow::Borrowed(_)));
+    }
+    for messy in [
+        " An",
+        "An ",
+        "An  Bình",
+        "An\tBình",
+        "An\u{00A0}Bình",
+        "\u{0301}An",
+        "An \u{0301}Bình",
+        "Ng\u{00AD}uyễn",
+        "Hồ\u{FE0F}ng",
+        "Le\u{0302}",
+        " ",
+    ] {
+        assert!(!is_clean(messy), "{messy:?}");
+        assert_eq!(cleaned(messy), clean(messy), "{messy:?}");
+    }
+}
+
+#[test]
+fn title_cased_name_borrows_only_what_is_cased_already() {
+    for cased in [
+        "Nguyễn Văn An",
+        "H'Hen Niê",
+        "Y-Moan",
+        "Đặng Thị Ánh Ngọc",
+        "",
+    ] {
+        assert!(
+            matches!(title_cased_name(cased), Cow::Borrowed(_)),
+            "{cased:?}"
+        );
+    }
+    for uncased in ["nguyễn Văn An", "NGUYỄN", "H'hen Niê", "Đặng  Thị", "ǅ"] {
+        assert!(
+            matches!(title_cased_name(uncased), Cow::Owned(_)),
+            "{uncased:?}"
+        );
+        assert_eq!(title_cased_name(uncased), title_case_name(uncased));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // place_tones
 
@@ -303,6 +382,34 @@ proptest! {
         prop_assert_eq!(fold_tones(&place_tones(&s, ToneStyle::New)), k.clone());
         prop_assert_eq!(fold_tones(&s.to_uppercase()), k.clone());
         prop_assert_eq!(fold_tones(&k), k);
+    }
+
+    #[test]
+    fn is_clean_is_clean_leaving_the_text_alone(s in any_text()) {
+        prop_assert_eq!(is_clean(&s), clean(&s) == s);
+        prop_assert_eq!(cleaned(&s), clean(&s));
+        let c = clean(&s);
+        prop_assert!(is_clean(&c));
+        let decomposed: String = c.nfd().collect();
+        prop_assert_eq!(is_clean(&decomposed), clean(&decomposed) == decomposed);
+    }
+
+    #[test]
+    fn nfc_shortcut_agrees_with_the_tables(s in any_text()) {
+        prop_assert_eq!(already_nfc(&s), unicode_normalization::is_nfc(&s));
+        let decomposed: String = s.nfd().collect();
+        prop_assert_eq!(already_nfc(&decomposed), unicode_normalization::is_nfc(&decomposed));
+    }
+
+    #[test]
+    fn title_cased_name_is_title_case_name(s in any_text()) {
+        prop_assert_eq!(title_cased_name(&s), title_case_name(&s));
+    }
+
+    #[test]
+    fn title_cased_vietnamese_names_are_borrowed(s in vietnamese_text()) {
+        let t = title_case_name(&s);
+        prop_assert!(matches!(title_cased_name(&t), Cow::Borrowed(_)), "{:?}", t);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use lienthong_runtime::Shutdown;
 
 pub mod config;
 pub mod mapping;
+pub mod platform_sim;
 pub mod schema;
+pub mod sink;
 pub mod source_mysql;
 pub mod source_poll;
 pub mod source_postgres;

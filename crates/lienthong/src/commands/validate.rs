@@ -92,6 +92,21 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
 
+    for (id, endpoint) in &cfg.sink.endpoints {
+        let metrics = lienthong_sink_http::metrics::SinkMetrics::default();
+        let checked = match lienthong_sink_http::Endpoint::new(id, endpoint, metrics) {
+            Ok(client) => client.probe().await,
+            Err(e) => Err(e.to_string()),
+        };
+        match checked {
+            Ok(detail) => println!("ok    sink      {id}: {detail}"),
+            Err(e) => {
+                failures += 1;
+                println!("FAIL  sink      {id}: {e}");
+            }
+        }
+    }
+
     if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
