@@ -157,14 +157,7 @@ pub async fn raw_producer_seconds(
 /// A counter's value summed over its label sets, from a service's `/metrics` endpoint.
 /// The text a service's `/metrics` answers (headers included).
 pub async fn metrics_text(address: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await?;
-    Ok(body)
+    crate::service::http_get(address, "/metrics").await
 }
 
 pub async fn metric_value(address: &str, name: &str) -> anyhow::Result<f64> {

@@ -65,3 +65,17 @@ pub fn wait_for_log(log: &Path, needle: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `GET path` over plain HTTP/1.1 with `Connection: close`: the whole answer, headers included.
+pub async fn http_get(address: &str, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
+}

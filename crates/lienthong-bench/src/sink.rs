@@ -14,7 +14,7 @@ use prost::Message as _;
 use crate::Args;
 use crate::postgres::{metric_value, metrics_text};
 use crate::report::{Report, per_second};
-use crate::service::{Connector, wait_for_log};
+use crate::service::{Connector, http_get, wait_for_log};
 
 const TOPIC: &str = "canonical.civil_servant.v1";
 
@@ -211,8 +211,9 @@ batch = {{ max_records = {batch}, linger_ms = 5 }}
     sink.stop();
 
     // The simulator's own count: every record stored once.
-    let counts = http_get(sim_port, "/_sim/counts").await?;
-    let stored: serde_json::Value = serde_json::from_str(&counts)?;
+    let answer = http_get(&format!("127.0.0.1:{sim_port}"), "/_sim/counts").await?;
+    let (_, body) = answer.split_once("\r\n\r\n").context("no HTTP body")?;
+    let stored: serde_json::Value = serde_json::from_str(body)?;
     anyhow::ensure!(
         stored["records"].as_i64() == Some(records),
         "the simulator holds {} records, {records} sent",
@@ -249,23 +250,6 @@ batch = {{ max_records = {batch}, linger_ms = 5 }}
     drop(broker);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
-}
-
-async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).await?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .context("no HTTP body")?;
-    Ok(body)
 }
 
 #[cfg(test)]

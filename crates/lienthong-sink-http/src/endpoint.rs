@@ -256,19 +256,10 @@ impl Endpoint {
             );
             chunk.attempts += 1;
             chunk.started.get_or_insert_with(Instant::now);
-            let mut builder = self
-                .http
-                .post(format!("{}{}", self.base, request.path))
-                .header("x-road-client", &self.xroad.client)
-                .header("x-road-id", &message_id)
-                .header("x-road-userid", &self.xroad.user_id)
-                .header("x-road-purpose", &self.xroad.purpose)
-                .header("content-digest", content_digest(&request.body));
+            let mut builder =
+                self.post(&request.path, &message_id, &request.body, token.as_deref());
             for (name, value) in &request.headers {
                 builder = builder.header(*name, value);
-            }
-            if let Some(token) = &token {
-                builder = builder.bearer_auth(token);
             }
             let sent = tokio::select! {
                 sent = builder.body(request.body).send() => sent,
@@ -373,6 +364,29 @@ impl Endpoint {
         }
     }
 
+    /// A POST to `path` with what every request carries: the X-Road identification, the body's
+    /// digest and the bearer token.
+    fn post(
+        &self,
+        path: &str,
+        message_id: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-road-client", &self.xroad.client)
+            .header("x-road-id", message_id)
+            .header("x-road-userid", &self.xroad.user_id)
+            .header("x-road-purpose", &self.xroad.purpose)
+            .header("content-digest", content_digest(body));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
     /// For `lienthong validate`: reaches the endpoint and checks its credentials without
     /// delivering anything. Returns what was checked.
     pub async fn probe(&self) -> Result<String, String> {
@@ -384,27 +398,14 @@ impl Endpoint {
         // An empty request to the endpoint's own path: a platform checks credentials before it
         // looks at the body, so 401/403 means refused credentials and anything else that the
         // endpoint is there and lets us in. Nothing is stored: the body holds no record.
-        let path = match self.adapter.kind() {
-            crate::config::AdapterKind::Ngsp => "/ngsp/v1/records".to_string(),
-            crate::config::AdapterKind::Ndop => {
-                format!("/ndop/api/v1/datasets/{}/records", self.adapter.dataset())
-            }
-            crate::config::AdapterKind::Lgsp => {
-                format!("/lgsp/{}/v1/_probe", self.adapter.ministry())
-            }
-        };
-        let mut builder = self
-            .http
-            .post(format!("{}{}", self.base, path))
-            .header("x-road-client", &self.xroad.client)
-            .header("x-road-id", &message_id)
-            .header("x-road-userid", &self.xroad.user_id)
-            .header("x-road-purpose", &self.xroad.purpose)
-            .header("content-type", "application/json")
-            .header("content-digest", content_digest(b""));
-        if let Some(token) = &token {
-            builder = builder.bearer_auth(token);
-        }
+        let builder = self
+            .post(
+                &self.adapter.probe_path(),
+                &message_id,
+                b"",
+                token.as_deref(),
+            )
+            .header("content-type", "application/json");
         match builder.send().await {
             Err(e) => Err(format!("{}: {}", self.base, error_chain(&e))),
             Ok(response) => match response.status().as_u16() {

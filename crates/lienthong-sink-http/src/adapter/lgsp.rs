@@ -22,9 +22,14 @@ struct ReplyData {
     duplicate: bool,
 }
 
+/// The resource of an entity at a ministry.
+pub(super) fn path(ministry: &str, entity: &str) -> String {
+    format!("/lgsp/{ministry}/v1/{entity}")
+}
+
 pub(super) fn request(ministry: &str, record: &SinkRecord) -> Request {
     Request {
-        path: format!("/lgsp/{ministry}/v1/{}", record.entity),
+        path: path(ministry, &record.entity),
         body: record.payload.get().as_bytes().to_vec(),
         headers: vec![
             ("content-type", "application/json".to_string()),

@@ -104,6 +104,16 @@ impl Adapter {
         }
     }
 
+    /// Where `lienthong validate` sends an empty request: the adapter's own resource, so that a
+    /// platform checks the credentials before refusing the empty body; nothing is stored.
+    pub fn probe_path(&self) -> String {
+        match self.kind {
+            AdapterKind::Ngsp => ngsp::PATH.to_string(),
+            AdapterKind::Ndop => ndop::path(&self.dataset),
+            AdapterKind::Lgsp => lgsp::path(&self.ministry, "_probe"),
+        }
+    }
+
     /// The request for `records` (never empty; at most [`Adapter::max_records`]).
     pub fn request(&self, xroad: &XRoad<'_>, records: &[SinkRecord]) -> Request {
         match self.kind {

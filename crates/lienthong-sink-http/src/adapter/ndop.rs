@@ -35,6 +35,11 @@ struct ReplyItem {
     detail: Option<String>,
 }
 
+/// The records resource of a dataset.
+pub(super) fn path(dataset: &str) -> String {
+    format!("/ndop/api/v1/datasets/{dataset}/records")
+}
+
 pub(super) fn request(dataset: &str, records: &[SinkRecord]) -> Request {
     let body = Body {
         items: records
@@ -46,7 +51,7 @@ pub(super) fn request(dataset: &str, records: &[SinkRecord]) -> Request {
             .collect(),
     };
     Request {
-        path: format!("/ndop/api/v1/datasets/{dataset}/records"),
+        path: path(dataset),
         body: serde_json::to_vec(&body).unwrap_or_default(),
         headers: vec![("content-type", "application/json".to_string())],
     }

@@ -49,6 +49,9 @@ struct ReplyResult {
     error: Option<serde_json::Value>,
 }
 
+/// The records resource.
+pub(super) const PATH: &str = "/ngsp/v1/records";
+
 pub(super) fn request(xroad: &XRoad<'_>, records: &[SinkRecord]) -> Request {
     let envelope = Envelope {
         header: Header {
@@ -68,7 +71,7 @@ pub(super) fn request(xroad: &XRoad<'_>, records: &[SinkRecord]) -> Request {
             .collect(),
     };
     Request {
-        path: "/ngsp/v1/records".to_string(),
+        path: PATH.to_string(),
         // Serialising borrowed strings and already-valid JSON cannot fail.
         body: serde_json::to_vec(&envelope).unwrap_or_default(),
         headers: vec![("content-type", "application/json".to_string())],
