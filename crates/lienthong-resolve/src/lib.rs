@@ -15,20 +15,38 @@
 //! | [`index`] | the compact in-memory population index: lookup by ID, blocking, live updates, snapshots |
 //! | [`matcher`] | the verdict: deterministic by ID, else probabilistic; MATCHED / AMBIGUOUS / NOT_FOUND ... |
 //!
-//! Nothing here does I/O beyond `std::io::{Read, Write}` for index snapshots, and nothing is
-//! async: the service shell (Kafka stage, gRPC, batch reconciliation) wraps it.
+//! Those modules are the pure core: no I/O beyond `std::io::{Read, Write}` for index
+//! snapshots, nothing async, tested without servers. The service shell wraps them:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`values`], [`convert`] | reading exported values; contracts (`lienthong.v1`) to and from the core's types |
+//! | [`register`] | loading the register from a CSV extract or a PostgreSQL query |
+//! | [`service`] | `[resolve]` configuration, the shared index + matcher, metrics |
+//! | [`feed`] | `population.v1` keeps the index live; snapshots with their topic positions |
+//! | [`grpc`] | `ResolveService` with health and reflection |
+//! | [`stage`] | `canonical.*` → `resolved.*` and the review topic |
+//! | [`reconcile`] | batch reconciliation of a list and the reports for officials |
 
 pub mod compare;
+pub mod convert;
+pub mod feed;
+pub mod grpc;
 mod hash;
 pub mod index;
 pub mod levels;
 pub mod matcher;
 pub mod model;
 pub mod normalise;
+pub mod reconcile;
 pub mod record;
+pub mod register;
+pub mod service;
+pub mod stage;
 #[cfg(test)]
 mod testing;
 pub mod training;
+pub mod values;
 
 pub use index::{PersonId, PopulationIndex};
 pub use levels::{ComparisonVector, Field, FieldLevels};

@@ -39,7 +39,7 @@ use crate::record::{PartialDate, Pin, Province, Sex};
 use crate::training::PatternCounts;
 
 /// Thresholds of the matcher. Defaults in [`MatcherConfig::default`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MatcherConfig {
     /// Probability at or above which the best candidate is the person.

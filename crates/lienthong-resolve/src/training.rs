@@ -25,7 +25,10 @@
 
 use std::collections::HashMap;
 
+use crate::index::{BlockingKey, PopulationIndex};
 use crate::levels::{ComparisonVector, Field};
+use crate::matcher::{Matcher, MatcherConfig, QueryRecord};
+use crate::model::Model;
 use crate::model::{EmSessionRecord, LevelCounts, ModelError, ModelParams, UEstimateRecord};
 
 /// How many pairs had each comparison vector.
@@ -371,6 +374,72 @@ pub fn train_em(
     });
     trained.validate()?;
     Ok((trained, report))
+}
+
+/// Settings of [`fit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSettings {
+    /// Random (record, person) pairs drawn for u.
+    pub random_pairs: usize,
+    pub seed: u64,
+    /// Share of the records expected to be in the register at all (sets the prior).
+    pub presence: f64,
+}
+
+impl Default for FitSettings {
+    fn default() -> Self {
+        Self {
+            random_pairs: 300_000,
+            seed: 11,
+            presence: 0.9,
+        }
+    }
+}
+
+/// How [`fit`] went: one EM session per blocking key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitReport {
+    pub random_pairs: u64,
+    /// (blocking key, pairs, EM report) per session.
+    pub sessions: Vec<(&'static str, u64, EmReport)>,
+}
+
+/// Estimates a model from the data alone, no labels: starting from
+/// [`ModelParams::starting_values`], u of every field but the personal ID from random pairs
+/// (distinct people never share a number, so its designed u stays), then m by EM on the
+/// candidate pairs of two blocking keys that condition on different fields (birth date + sex,
+/// then name + province), each session holding its blocked fields fixed.
+pub fn fit(
+    index: &PopulationIndex,
+    records: &[QueryRecord],
+    model_version: &str,
+    settings: &FitSettings,
+) -> Result<(ModelParams, FitReport), TrainingError> {
+    let start = ModelParams::starting_values(model_version)
+        .with_prior_for_register(index.len() as u64, settings.presence);
+    let bootstrap = Matcher::new(Model::new(start.clone())?, MatcherConfig::default())
+        .map_err(|e| TrainingError::InvalidSettings(e.to_string()))?;
+    let random = bootstrap.random_pairs(index, records, settings.random_pairs, settings.seed);
+    let u_fields: Vec<Field> = Field::ALL
+        .into_iter()
+        .filter(|f| *f != Field::PersonalId)
+        .collect();
+    let mut params = estimate_u(&start, &random, &u_fields)?;
+    let mut report = FitReport {
+        random_pairs: random.pairs(),
+        sessions: Vec::new(),
+    };
+    for key in [BlockingKey::DateSex, BlockingKey::NameProvince] {
+        let pairs = bootstrap.blocked_pairs(index, records, key);
+        let em = EmSettings {
+            fixed_fields: key.conditioned_fields().to_vec(),
+            ..EmSettings::default()
+        };
+        let (trained, session) = train_em(&params, &pairs, key.name(), &em)?;
+        report.sessions.push((key.name(), pairs.pairs(), session));
+        params = trained;
+    }
+    Ok((params, report))
 }
 
 #[cfg(test)]

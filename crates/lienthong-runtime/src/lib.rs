@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod retry;
 pub mod service;
 pub mod shutdown;
+pub mod stage;
 pub mod telemetry;
 
 pub use config::{ConfigError, Problems, Secret, Validate};

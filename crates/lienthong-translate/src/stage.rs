@@ -12,10 +12,10 @@
 //! counters `lienthong_translate_records_total{outcome}` let an operator check that records in
 //! = translated + dead-lettered.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use lienthong_proto::v1::{ChangeEvent, Quality, QualityCriterion, QualitySeverity};
 use lienthong_runtime::config::{Problems, Validate};
@@ -23,11 +23,12 @@ use lienthong_runtime::error::{Classify, ErrorClass};
 use lienthong_runtime::health::Readiness;
 use lienthong_runtime::kafka::{
     AdminError, DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig,
-    KafkaError, OutboundRecord, PendingDelivery, ProduceError, RecordHeaders, Rejection,
-    TopicAdmin, dead_letter_topic,
+    KafkaError, OutboundRecord, ProduceError, RecordHeaders, Rejection, TopicAdmin,
+    dead_letter_topic,
 };
 use lienthong_runtime::metrics::KafkaMetrics;
 use lienthong_runtime::retry::RetryConfig;
+use lienthong_runtime::stage::{AckError, InFlight, acknowledge, supervise};
 use lienthong_runtime::{Metrics, Shutdown};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -396,6 +397,8 @@ pub enum StageError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Produce(#[from] ProduceError),
+    #[error(transparent)]
+    Ack(#[from] AckError),
     #[error("the acknowledgement task stopped")]
     AckerStopped,
 }
@@ -407,17 +410,10 @@ impl Classify for StageError {
             Self::Kafka(e) => e.class(),
             Self::Admin(e) => e.class(),
             Self::Produce(e) => e.class(),
+            Self::Ack(e) => e.class(),
             Self::AckerStopped => ErrorClass::Transient,
         }
     }
-}
-
-/// One input record on its way: the deliveries of what was produced for it.
-struct InFlight {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    deliveries: Vec<PendingDelivery>,
 }
 
 /// The translate stage.
@@ -453,8 +449,7 @@ impl TranslateStage {
     /// Runs until `shutdown`, restarting from the last committed offsets after transient
     /// failures (with backoff). Returns an error only when an operator must act.
     pub async fn run(&self, shutdown: Shutdown) -> Result<(), StageError> {
-        use backon::BackoffBuilder as _;
-        let mut catalog = Catalog::load(&self.config).map_err(|e| {
+        let catalog = Catalog::load(&self.config).map_err(|e| {
             StageError::NeedsOperator(format!("the mappings do not load, fix them first:\n{e}"))
         })?;
         if catalog.mappings.is_empty() {
@@ -463,33 +458,21 @@ impl TranslateStage {
                 self.config.mappings.display()
             )));
         }
-        let mut delays = self.retry.backoff().build();
-        loop {
-            let started = Instant::now();
-            let outcome = self.run_once(&mut catalog, &shutdown).await;
-            if started.elapsed() > Duration::from_secs(60) {
-                delays = self.retry.backoff().build();
-            }
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(e) => match e.class() {
-                    ErrorClass::NeedsOperator { hint } => {
-                        self.readiness.not_ready(hint.clone());
-                        return Err(StageError::NeedsOperator(hint));
-                    }
-                    _ => {
-                        self.readiness.not_ready(e.to_string());
-                        let delay = delays.next().unwrap_or(Duration::from_secs(30));
-                        tracing::warn!(error = %e, ?delay, "translate stage restarting from the committed offsets");
-                        self.kafka_metrics.record_retry(STAGE);
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = shutdown.cancelled() => return Ok(()),
-                        }
-                    }
-                },
-            }
-        }
+        let catalog = &tokio::sync::Mutex::new(catalog);
+        let stop = &shutdown;
+        supervise(
+            STAGE,
+            &self.retry,
+            &self.readiness,
+            &self.kafka_metrics,
+            &shutdown,
+            move || async move {
+                let mut catalog = catalog.lock().await;
+                self.run_once(&mut catalog, stop).await
+            },
+        )
+        .await
+        .map_err(|e| StageError::NeedsOperator(e.0))
     }
 
     async fn ensure_topics(&self, admin: &TopicAdmin, catalog: &Catalog) -> Result<(), StageError> {
@@ -540,7 +523,7 @@ impl TranslateStage {
             let record = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
                 done = &mut acker => break Err(match done {
-                    Ok(Err(e)) => e,
+                    Ok(Err(e)) => e.into(),
                     _ => StageError::AckerStopped,
                 }),
                 _ = reload_tick.tick(), if reload_every.is_some() => {
@@ -624,70 +607,10 @@ impl TranslateStage {
         match (result, finished) {
             (Err(e), _) => Err(e),
             (Ok(()), Ok(Ok(Ok(())))) => Ok(()),
-            (Ok(()), Ok(Ok(Err(e)))) => Err(e),
+            (Ok(()), Ok(Ok(Err(e)))) => Err(e.into()),
             (Ok(()), _) => Err(StageError::AckerStopped),
         }
     }
-}
-
-/// Waits for the deliveries of each input record in order, and commits the next offset of each
-/// partition once every record before it was acknowledged: periodically, and at the end.
-async fn acknowledge(
-    mut rx: mpsc::Receiver<InFlight>,
-    consumer: EventConsumer,
-    every: Duration,
-) -> Result<(), StageError> {
-    let mut done: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    let mut dirty = false;
-    let mut last_commit = Instant::now();
-    let mut queue: VecDeque<InFlight> = VecDeque::new();
-    loop {
-        let next = match queue.pop_front() {
-            Some(item) => Some(item),
-            None => {
-                if dirty {
-                    match tokio::time::timeout(every, rx.recv()).await {
-                        Ok(item) => item,
-                        Err(_) => {
-                            commit(&consumer, &done).await?;
-                            dirty = false;
-                            last_commit = Instant::now();
-                            continue;
-                        }
-                    }
-                } else {
-                    rx.recv().await
-                }
-            }
-        };
-        let Some(item) = next else { break };
-        for delivery in item.deliveries {
-            delivery.acknowledged().await?;
-        }
-        done.insert((item.topic, item.partition), item.offset + 1);
-        dirty = true;
-        if last_commit.elapsed() >= every {
-            commit(&consumer, &done).await?;
-            dirty = false;
-            last_commit = Instant::now();
-        }
-    }
-    if dirty {
-        commit(&consumer, &done).await?;
-    }
-    Ok(())
-}
-
-async fn commit(
-    consumer: &EventConsumer,
-    done: &BTreeMap<(String, i32), i64>,
-) -> Result<(), StageError> {
-    let offsets: Vec<(String, i32, i64)> = done
-        .iter()
-        .map(|((topic, partition), next)| (topic.clone(), *partition, *next))
-        .collect();
-    consumer.commit_offsets(&offsets).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use lienthong_resolve::service::ResolveConfig;
 use lienthong_runtime::config::{self, ConfigError, Problems, Validate};
 use lienthong_runtime::database::DatabaseConfig;
 use lienthong_runtime::health::HealthConfig;
@@ -49,6 +50,9 @@ pub struct LienthongConfig {
     /// Delivery to the national data-sharing platforms: endpoints and routes.
     #[serde(default)]
     pub sink: SinkConfig,
+    /// The population-ID resolver: register, model, gRPC address, topics.
+    #[serde(default)]
+    pub resolve: ResolveConfig,
 }
 
 /// `[state]`: where connectors keep their durable state.
@@ -67,6 +71,16 @@ impl Validate for LienthongConfig {
         problems.nested("retry", &self.retry);
         problems.nested("translate", &self.translate);
         problems.nested("sink", &self.sink);
+        problems.nested("resolve", &self.resolve);
+        if let lienthong_resolve::register::RegisterSource::Postgres { database, .. } =
+            &self.resolve.register
+            && !self.databases.contains_key(database)
+        {
+            problems.push(
+                "resolve.register.database",
+                format!("`{database}` is not a [databases] entry"),
+            );
+        }
         for (name, db) in &self.databases {
             if name.is_empty()
                 || !name

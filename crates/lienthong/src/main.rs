@@ -65,6 +65,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Resolve people against the population register: the gRPC `ResolveService`, the stream
+    /// stage (`canonical.person.v1`, `canonical.civil_servant.v1` → `resolved.*.v1` and the
+    /// review topic) and the register feed (`population.v1`) in one process, with `[resolve]`.
+    /// Runs until SIGINT/SIGTERM.
+    Resolve(ResolveArgs),
+    /// Reconcile (đối soát) a list against the population register — a CSV export or a
+    /// PostgreSQL query, any column names — and write a report for officials: CSV (opens in
+    /// Excel), JSON, and an HTML summary with charts, in Vietnamese (or English).
+    Reconcile(ReconcileArgs),
     /// Run an HTTP server that behaves like the platforms' endpoints (OAuth2 and static tokens,
     /// X-Road headers, body digests, idempotency, SQLite storage, inspection API, fault
     /// injection), for tests, the demo and integrators. Runs until SIGINT/SIGTERM.
@@ -117,6 +126,77 @@ struct SourcePollArgs {
     /// Run only these source ids (default: every `[source_poll.<id>]`).
     #[arg(long = "source", value_name = "ID")]
     sources: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ResolveArgs {
+    #[command(subcommand)]
+    command: Option<ResolveCommand>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum ResolveCommand {
+    /// The resolver's model parameters.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+enum ModelCommand {
+    /// Print the parameters: prior, m and u per comparison level with the match weight each
+    /// level contributes, term-frequency adjustments, and what they were estimated from.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The model file (default: the config's `[resolve] model`).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Estimate the parameters from a list and the register, without labels (u from random
+    /// pairs, m by expectation–maximisation), and write them as JSON.
+    Train {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        register: commands::resolve::RegisterArgs,
+        #[command(flatten)]
+        input: commands::resolve::InputArgs,
+        /// Where to write the model.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: PathBuf,
+        /// Version recorded in the model and in every result it produces.
+        #[arg(long, value_name = "NAME")]
+        model_version: Option<String>,
+        /// Train on at most this many records of the list (an even sample).
+        #[arg(long, default_value_t = 20_000)]
+        sample: usize,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ReconcileArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    #[command(flatten)]
+    register: commands::resolve::RegisterArgs,
+    #[command(flatten)]
+    input: commands::resolve::InputArgs,
+    /// Model parameters (default: the config's `[resolve] model`, else estimated from the list).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Directory for report.csv, report.json and report.html.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: PathBuf,
+    /// Report language: vi or en.
+    #[arg(long, default_value = "vi")]
+    lang: lienthong_resolve::reconcile::report::Language,
+    /// Threads resolving records (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -260,6 +340,42 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Translate { config } => commands::translate::run(config.config.as_deref()).await,
         Command::Sink { config } => commands::sink::run(config.config.as_deref()).await,
+        Command::Resolve(args) => match args.command {
+            None => commands::resolve::run(args.config.config.as_deref()).await,
+            Some(ResolveCommand::Model(ModelCommand::Show { config, model })) => {
+                commands::resolve::show_model(config.config.as_deref(), model.as_deref())
+            }
+            Some(ResolveCommand::Model(ModelCommand::Train {
+                config,
+                register,
+                input,
+                out,
+                model_version,
+                sample,
+            })) => {
+                commands::resolve::train_model(
+                    config.config.as_deref(),
+                    &register,
+                    &input,
+                    &out,
+                    model_version.as_deref(),
+                    sample,
+                )
+                .await
+            }
+        },
+        Command::Reconcile(args) => {
+            commands::resolve::reconcile(commands::resolve::ReconcileRequest {
+                config: args.config.config.as_deref(),
+                register: &args.register,
+                input: &args.input,
+                model: args.model.as_deref(),
+                out: &args.out,
+                lang: args.lang,
+                threads: args.threads,
+            })
+            .await
+        }
         Command::PlatformSim(args) => {
             commands::platform_sim::run(
                 args.config.as_deref(),

@@ -108,6 +108,18 @@ impl EventConsumer {
         self.inner.subscribe(topics)
     }
 
+    /// Reads the given partitions of `topic` from the given next-offsets (`None`: from the
+    /// earliest record), outside group management: for a replica that must see every partition
+    /// itself (the resolver's register feed) and keeps its own positions.
+    pub fn assign(&self, topic: &str, start: &[(i32, Option<i64>)]) -> Result<(), KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        for (partition, next) in start {
+            let offset = next.map_or(Offset::Beginning, Offset::Offset);
+            tpl.add_partition_offset(topic, *partition, offset)?;
+        }
+        self.inner.assign(&tpl)
+    }
+
     /// The next record.
     pub async fn recv(&self) -> Result<InboundRecord, KafkaError> {
         let message = self.inner.recv().await?;

@@ -10,6 +10,7 @@ use lienthong_runtime::Shutdown;
 pub mod config;
 pub mod mapping;
 pub mod platform_sim;
+pub mod resolve;
 pub mod schema;
 pub mod sink;
 pub mod source_mysql;
