@@ -7,6 +7,7 @@ mod mysql;
 mod poll;
 mod postgres;
 mod report;
+mod resolve;
 mod service;
 mod sink;
 mod translate;
@@ -50,6 +51,17 @@ struct Args {
     #[arg(long, default_value_t = 500)]
     sink_batch: usize,
     /// Run only these benchmarks (default: all).
+    /// People in the resolver benchmark's register.
+    #[arg(long, default_value_t = 10_000_000)]
+    resolve_people: u64,
+    /// Rows in the resolver benchmark's list (reconciled in one batch).
+    #[arg(long, default_value_t = 1_000_000)]
+    resolve_records: usize,
+    /// gRPC requests per second in the resolver benchmark.
+    #[arg(long, default_value_t = 1_000)]
+    resolve_grpc_rate: u64,
+    #[arg(long, default_value_t = 20)]
+    resolve_grpc_seconds: u64,
     #[arg(long = "only", value_enum, value_name = "BENCH")]
     only: Vec<Bench>,
 }
@@ -66,6 +78,7 @@ enum Bench {
     Translate,
     /// HTTP sink: records delivered per second to the platform simulator, latency.
     Sink,
+    Resolve,
 }
 
 #[tokio::main]
@@ -96,6 +109,16 @@ async fn main() -> anyhow::Result<()> {
     }
     if selected(Bench::Sink) {
         sink::run(&args, &mut report).await?;
+    }
+    if selected(Bench::Resolve) {
+        resolve::run(
+            args.resolve_people,
+            args.resolve_records,
+            args.resolve_grpc_rate,
+            args.resolve_grpc_seconds,
+            &mut report,
+        )
+        .await?;
     }
     let previous = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report.render(previous.as_deref()))?;

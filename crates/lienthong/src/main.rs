@@ -74,6 +74,10 @@ enum Command {
     /// PostgreSQL query, any column names — and write a report for officials: CSV (opens in
     /// Excel), JSON, and an HTML summary with charts, in Vietnamese (or English).
     Reconcile(ReconcileArgs),
+    /// Generate synthetic data with known truth: a population register (realistic Vietnamese
+    /// names, birth dates, places, valid personal IDs, superseded numbers) and a civil-servant
+    /// list drawn from it with errors injected at configurable rates, plus the ground truth.
+    Datagen(commands::datagen::DatagenArgs),
     /// Run an HTTP server that behaves like the platforms' endpoints (OAuth2 and static tokens,
     /// X-Road headers, body digests, idempotency, SQLite storage, inspection API, fault
     /// injection), for tests, the demo and integrators. Runs until SIGINT/SIGTERM.
@@ -364,6 +368,7 @@ async fn run(cli: Cli) -> ExitCode {
                 .await
             }
         },
+        Command::Datagen(args) => commands::datagen::run(&args),
         Command::Reconcile(args) => {
             commands::resolve::reconcile(commands::resolve::ReconcileRequest {
                 config: args.config.config.as_deref(),

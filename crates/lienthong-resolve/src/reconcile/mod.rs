@@ -179,40 +179,104 @@ impl ColumnMapping {
     pub fn detect(&self, headers: &[String]) -> Result<Columns, ReconcileError> {
         let folded: Vec<String> = headers.iter().map(|h| fold_header(h)).collect();
         let available = headers.join(", ");
-        let find =
+        let explicit =
             |field: &'static str, set: &Option<String>| -> Result<Option<usize>, ReconcileError> {
-                if let Some(column) = set {
-                    let wanted = fold_header(column);
-                    return folded
-                        .iter()
-                        .position(|h| *h == wanted)
-                        .map(Some)
-                        .ok_or_else(|| ReconcileError::NoSuchColumn {
-                            field,
-                            column: column.clone(),
-                            available: available.clone(),
-                        });
-                }
-                let names = KNOWN
+                let Some(column) = set else { return Ok(None) };
+                let wanted = fold_header(column);
+                folded
                     .iter()
-                    .find(|(f, _)| *f == field)
-                    .map_or(&[][..], |(_, n)| *n);
-                Ok(names
-                    .iter()
-                    .find_map(|n| folded.iter().position(|h| h == n)))
+                    .position(|h| *h == wanted)
+                    .map(Some)
+                    .ok_or_else(|| ReconcileError::NoSuchColumn {
+                        field,
+                        column: column.clone(),
+                        available: available.clone(),
+                    })
             };
-        let columns = Columns {
-            record_id: find("record_id", &self.record_id)?,
-            full_name: find("full_name", &self.full_name)?,
-            family_name: find("family_name", &self.family_name)?,
-            middle_name: find("middle_name", &self.middle_name)?,
-            given_name: find("given_name", &self.given_name)?,
-            birth_date: find("birth_date", &self.birth_date)?,
-            sex: find("sex", &self.sex)?,
-            personal_id: find("personal_id", &self.personal_id)?,
-            birth_province: find("birth_province", &self.birth_province)?,
-            organisation: find("organisation", &self.organisation)?,
+        let mut columns = Columns {
+            record_id: explicit("record_id", &self.record_id)?,
+            full_name: explicit("full_name", &self.full_name)?,
+            family_name: explicit("family_name", &self.family_name)?,
+            middle_name: explicit("middle_name", &self.middle_name)?,
+            given_name: explicit("given_name", &self.given_name)?,
+            birth_date: explicit("birth_date", &self.birth_date)?,
+            sex: explicit("sex", &self.sex)?,
+            personal_id: explicit("personal_id", &self.personal_id)?,
+            birth_province: explicit("birth_province", &self.birth_province)?,
+            organisation: explicit("organisation", &self.organisation)?,
         };
+        // Unmapped fields by their usual names, never taking a column already mapped, and the
+        // name either whole or in parts: a mapped whole name leaves the parts alone and the
+        // other way round (`ten` is "given name" in one export and the whole name in another).
+        let name_mapped = [
+            &self.full_name,
+            &self.family_name,
+            &self.middle_name,
+            &self.given_name,
+        ]
+        .iter()
+        .any(|m| m.is_some());
+        let fields: [(&'static str, bool); 10] = [
+            ("record_id", true),
+            ("full_name", !name_mapped),
+            ("family_name", !name_mapped),
+            ("middle_name", !name_mapped),
+            ("given_name", !name_mapped),
+            ("birth_date", true),
+            ("sex", true),
+            ("personal_id", true),
+            ("birth_province", true),
+            ("organisation", true),
+        ];
+        for (field, may_detect) in fields {
+            let slot = match field {
+                "record_id" => &mut columns.record_id,
+                "full_name" => &mut columns.full_name,
+                "family_name" => &mut columns.family_name,
+                "middle_name" => &mut columns.middle_name,
+                "given_name" => &mut columns.given_name,
+                "birth_date" => &mut columns.birth_date,
+                "sex" => &mut columns.sex,
+                "personal_id" => &mut columns.personal_id,
+                "birth_province" => &mut columns.birth_province,
+                _ => &mut columns.organisation,
+            };
+            if slot.is_some() || !may_detect {
+                continue;
+            }
+            let names = KNOWN
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map_or(&[][..], |(_, n)| *n);
+            *slot = names
+                .iter()
+                .find_map(|n| folded.iter().position(|h| h == n));
+        }
+        let mut taken = std::collections::HashSet::new();
+        for slot in [
+            &mut columns.record_id,
+            &mut columns.full_name,
+            &mut columns.family_name,
+            &mut columns.middle_name,
+            &mut columns.given_name,
+            &mut columns.birth_date,
+            &mut columns.sex,
+            &mut columns.personal_id,
+            &mut columns.birth_province,
+            &mut columns.organisation,
+        ] {
+            if let Some(c) = *slot
+                && !taken.insert(c)
+            {
+                *slot = None;
+            }
+        }
+        // A whole name found by its header wins over parts found the same way.
+        if !name_mapped && columns.full_name.is_some() {
+            columns.family_name = None;
+            columns.middle_name = None;
+            columns.given_name = None;
+        }
         if columns.full_name.is_none()
             && (columns.family_name.is_none() || columns.given_name.is_none())
         {
@@ -586,6 +650,31 @@ mod tests {
         assert_eq!(columns.personal_id, Some(4));
         assert_eq!(columns.birth_province, Some(5));
         assert_eq!(columns.organisation, Some(6));
+    }
+
+    #[test]
+    fn a_mapped_whole_name_is_not_also_read_as_a_part() {
+        let mapping = ColumnMapping {
+            full_name: Some("ten".into()),
+            record_id: Some("ma".into()),
+            ..ColumnMapping::default()
+        };
+        let columns = mapping
+            .detect(&headers(&["ma", "ten", "ho", "ngay_sinh"]))
+            .unwrap();
+        assert_eq!(columns.full_name, Some(1));
+        assert_eq!(columns.given_name, None);
+        assert_eq!(columns.family_name, None);
+        assert_eq!(columns.birth_date, Some(3));
+        // Parts by their headers when there is no whole name.
+        let columns = ColumnMapping::default()
+            .detect(&headers(&["ho", "ten_dem", "ten", "id"]))
+            .unwrap();
+        assert_eq!(
+            (columns.family_name, columns.middle_name, columns.given_name),
+            (Some(0), Some(1), Some(2))
+        );
+        assert_eq!(columns.record_id, Some(3));
     }
 
     #[test]

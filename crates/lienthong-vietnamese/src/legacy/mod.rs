@@ -18,14 +18,22 @@
 //!
 //! [`detect`] decides how a value reads best, and [`to_unicode`] converts. Both work on the raw
 //! value: run them before [`crate::text::clean`], which removes the soft hyphen U+00AD — in
-//! TCVN3 that byte is the letter `ư`.
+//! TCVN3 that byte is the letter `ư`. [`from_unicode`] goes the other way, to make test data
+//! that looks like an old database's.
 
 mod tables;
 
 use std::fmt;
 
+use std::sync::LazyLock;
+
+use rustc_hash::FxHashMap;
+
 use crate::text::{Plausibility, Tone, join_vowel, nfc, plausibility, split_vowel, upper_one};
-use tables::{Tcvn3Byte, VniByte, VowelMark, byte_of, tcvn3_byte, vni_byte};
+use tables::{
+    TCVN3, TCVN3_VN2_CAPITALS, TCVN3_VN2_TONES, Tcvn3Byte, VNI_LETTERS, VNI_MARKS, VniByte,
+    VowelMark, byte_of, tcvn3_byte, vni_byte,
+};
 
 /// How a text value is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,9 +82,18 @@ pub enum LegacyError {
     #[error("VNI mark {ch:?} at byte offset {offset} follows no vowel it can combine with")]
     OrphanMark { offset: usize, ch: char },
 
-    /// [`Encoding::Unknown`] was asked for: there is no table to convert from.
+    /// [`Encoding::Unknown`] was asked for: there is no table to convert from (or to).
     #[error("the encoding is unknown, so there is nothing to convert from")]
     UnknownEncoding,
+
+    /// [`from_unicode`] met a character the target encoding cannot write (a letter of another
+    /// language, a symbol whose byte means a Vietnamese letter there, any other script).
+    #[error("character {ch:?} at byte offset {offset} cannot be written in {encoding}")]
+    Unencodable {
+        offset: usize,
+        ch: char,
+        encoding: Encoding,
+    },
 }
 
 /// How `value` reads best: as Unicode, as TCVN3 or VNI mojibake, or as none of them.
@@ -254,6 +271,178 @@ pub fn to_unicode(value: &str, from: Encoding) -> Result<String, LegacyError> {
         Encoding::Unknown => return Err(LegacyError::UnknownEncoding),
     };
     Ok(nfc(&decoded).into_owned())
+}
+
+/// Converts Unicode text to `to`, returned the way a legacy database column holds it: the
+/// encoding's bytes read back as Latin-1 text (`Nguyễn Văn Đức` → `NguyÔn V¨n §øc` in TCVN3,
+/// `Nguyeãn Vaên Ñöùc` in VNI). The value is first put in NFC; error offsets are byte offsets
+/// into that form, which is the value itself when it was NFC already.
+///
+/// - [`Encoding::Unicode`]: the value in NFC.
+/// - [`Encoding::Tcvn3`]: one byte per letter. Capitals with a tone do not exist in VN3, so they
+///   are written as VN2 writes them: the precomposed VN2 capital where there is one (`Ễ`), else
+///   the capital without tone followed by VN2's combining tone byte (`Á` = `A` + `³`). This keeps
+///   the case that plain VN3 data loses (`¸nh` reads back as `ánh`).
+/// - [`Encoding::Vni`]: one-byte letters as such, other letters as base letter + mark byte, the
+///   mark byte in the case of the letter (`ễ` = `e` + `ã`, `Ễ` = `E` + `Ã`).
+/// - [`Encoding::Unknown`]: an error.
+///
+/// ASCII is written as it is. Other characters are written as their own byte when that byte
+/// means nothing in the encoding (`€` in both, `°` in VNI), and are an error otherwise
+/// ([`LegacyError::Unencodable`]: `ñ` is VNI's `đ`, `°` is a TCVN3 tone mark, `ü` is a VNI mark
+/// and a TCVN3 letter; scripts beyond Latin-1 have no byte at all).
+///
+/// [`to_unicode`] reads the result back to the NFC value: in VNI always; in TCVN3 for text in
+/// one casing (lower case, every word capitalised, or capitals), which names and records are.
+/// TCVN3 text that mixes casings can come back with more capitals, because the decoder takes a
+/// word with no unambiguous lower-case letter in a value otherwise in capitals, or a word with
+/// two capitals and no unambiguous lower-case letter, to be typed in capitals (`THAI Bỳ` →
+/// `THAI BỲ`, `ĐĂà` → `ĐĂÀ`).
+///
+/// ```
+/// use lienthong_vietnamese::legacy::{from_unicode, to_unicode, Encoding, LegacyError};
+/// let tcvn3 = from_unicode("Nguyễn Văn Đức", Encoding::Tcvn3)?;
+/// assert_eq!(tcvn3, "NguyÔn V¨n §øc");
+/// assert_eq!(to_unicode(&tcvn3, Encoding::Tcvn3)?, "Nguyễn Văn Đức");
+/// assert_eq!(from_unicode("Nguyễn Văn Đức", Encoding::Vni)?, "Nguyeãn Vaên Ñöùc");
+/// assert_eq!(from_unicode("Ánh", Encoding::Tcvn3)?, "A\u{00B3}nh");
+/// assert_eq!(
+///     from_unicode("Muñoz", Encoding::Vni),
+///     Err(LegacyError::Unencodable { offset: 2, ch: 'ñ', encoding: Encoding::Vni })
+/// );
+/// # Ok::<(), LegacyError>(())
+/// ```
+pub fn from_unicode(value: &str, to: Encoding) -> Result<String, LegacyError> {
+    let value = nfc(value);
+    match to {
+        Encoding::Unicode => Ok(value.into_owned()),
+        Encoding::Tcvn3 => encode_tcvn3(&value),
+        Encoding::Vni => encode_vni(&value),
+        Encoding::Unknown => Err(LegacyError::UnknownEncoding),
+    }
+}
+
+/// Every character TCVN3 writes as one byte above 0x7F (VN3 letters, NBSP, VN2 capitals).
+static TCVN3_OF_CHAR: LazyLock<FxHashMap<char, u8>> = LazyLock::new(|| {
+    TCVN3
+        .iter()
+        .chain(TCVN3_VN2_CAPITALS.iter())
+        .map(|(byte, letter)| (*letter, *byte))
+        .collect()
+});
+
+/// The character a byte of 0xA0 and above reads as: Latin-1 and Windows-1252 agree there, and
+/// every byte the encoders write is in that range.
+fn high_byte_char(byte: u8) -> char {
+    char::from(byte)
+}
+
+/// `ch`, which has no letter meaning in the target encoding, written as its own byte when that
+/// byte means nothing there either (so the decoder passes it through).
+fn passes_through(ch: char, meaningless: impl Fn(u8) -> bool) -> bool {
+    byte_of(ch).is_some_and(meaningless)
+}
+
+fn encode_tcvn3(value: &str) -> Result<String, LegacyError> {
+    let mut out = String::with_capacity(value.len());
+    for (offset, ch) in value.char_indices() {
+        if ch.is_ascii() {
+            out.push(ch);
+        } else if let Some(byte) = TCVN3_OF_CHAR.get(&ch) {
+            out.push(high_byte_char(*byte));
+        } else if let Some((base, tone)) = split_vowel(ch)
+            && let Some(&(tone_byte, _)) = TCVN3_VN2_TONES.iter().find(|(_, t)| *t == tone)
+            && let Some(base_char) = tcvn3_toneless(base)
+        {
+            // A capital with tone and no precomposed VN2 byte: the lower-case letters all have
+            // one, so only capitals get here.
+            out.push(base_char);
+            out.push(high_byte_char(tone_byte));
+        } else if passes_through(ch, |b| tcvn3_byte(b).is_none()) {
+            out.push(ch);
+        } else {
+            return Err(LegacyError::Unencodable {
+                offset,
+                ch,
+                encoding: Encoding::Tcvn3,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// How TCVN3 writes a vowel letter without tone: ASCII as is, the others by their byte.
+fn tcvn3_toneless(base: char) -> Option<char> {
+    if base.is_ascii() {
+        Some(base)
+    } else {
+        TCVN3_OF_CHAR.get(&base).map(|b| high_byte_char(*b))
+    }
+}
+
+fn encode_vni(value: &str) -> Result<String, LegacyError> {
+    let mut out = String::with_capacity(value.len() + value.len() / 2);
+    for (offset, ch) in value.char_indices() {
+        if ch.is_ascii() {
+            out.push(ch);
+            continue;
+        }
+        let upper = ch.is_uppercase();
+        let in_case =
+            |lower: u8, upper_byte: u8| high_byte_char(if upper { upper_byte } else { lower });
+        if let Some(&(lower, upper_byte, _)) = VNI_LETTERS
+            .iter()
+            .find(|(_, _, letter)| *letter == ch || upper_one(*letter) == ch)
+        {
+            out.push(in_case(lower, upper_byte));
+            continue;
+        }
+        let unencodable = LegacyError::Unencodable {
+            offset,
+            ch,
+            encoding: Encoding::Vni,
+        };
+        let Some((base, tone)) = split_vowel(ch) else {
+            if passes_through(ch, |b| vni_byte(b).is_none()) {
+                out.push(ch);
+                continue;
+            }
+            return Err(unencodable);
+        };
+        let lower_base = base.to_lowercase().next().unwrap_or(base);
+        let (plain, mark) = match lower_base {
+            'â' => ('a', VowelMark::Circumflex),
+            'ê' => ('e', VowelMark::Circumflex),
+            'ô' => ('o', VowelMark::Circumflex),
+            'ă' => ('a', VowelMark::Breve),
+            other => (other, VowelMark::None),
+        };
+        if plain.is_ascii() {
+            out.push(if upper {
+                plain.to_ascii_uppercase()
+            } else {
+                plain
+            });
+        } else {
+            // ơ and ư: one-byte letters, the tone follows as a mark.
+            let Some(&(lower, upper_byte, _)) =
+                VNI_LETTERS.iter().find(|(_, _, letter)| *letter == plain)
+            else {
+                return Err(unencodable);
+            };
+            out.push(in_case(lower, upper_byte));
+        }
+        if (mark, tone) != (VowelMark::None, Tone::Level) {
+            let Some(&(lower, upper_byte, _, _)) = VNI_MARKS
+                .iter()
+                .find(|(_, _, m, t)| (*m, *t) == (mark, tone))
+            else {
+                return Err(unencodable);
+            };
+            out.push(in_case(lower, upper_byte));
+        }
+    }
+    Ok(out)
 }
 
 /// The byte a character of `value` stands for.

@@ -466,3 +466,210 @@ proptest! {
         let _ = to_unicode(&s, Encoding::Vni);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The encoder.
+
+/// Whether `s` has a capital with a tone, which VN3 cannot write (see `from_unicode`).
+fn has_toned_capital(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_uppercase() && split_vowel(c).is_some_and(|(_, tone)| tone != Tone::Level))
+}
+
+#[test]
+fn from_unicode_writes_known_mojibake() {
+    let cases = [
+        ("Nguyễn Văn Đức", Encoding::Tcvn3, "NguyÔn V¨n §øc"),
+        ("Nguyễn Văn Đức", Encoding::Vni, "Nguyeãn Vaên Ñöùc"),
+        ("Bộ trưởng", Encoding::Tcvn3, "Bé tr\u{00AD}ëng"),
+        ("ĐƯỜNG", Encoding::Vni, "ÑÖÔØNG"),
+        (
+            "Độc lập - Tự do - Hạnh phúc",
+            Encoding::Vni,
+            "Ñoäc laäp - Töï do - Haïnh phuùc",
+        ),
+        // VN2's precomposed capital, and a capital written with a combining tone byte.
+        ("NGUYỄN", Encoding::Tcvn3, "NGUY\u{00D9}N"),
+        ("Ánh", Encoding::Tcvn3, "A\u{00B3}nh"),
+        ("Ợ", Encoding::Tcvn3, "\u{00A5}\u{00B4}"),
+        ("kỵ binh", Encoding::Vni, "kî binh"),
+        // Characters with no meaning in the encoding keep their byte.
+        ("25° €", Encoding::Vni, "25° €"),
+        ("“Đặng”", Encoding::Tcvn3, "“§Æng”"),
+        ("Hà\u{00A0}Nội", Encoding::Tcvn3, "Hµ\u{00A0}Néi"),
+        // ASCII and Unicode are left as they are (in NFC).
+        ("Nguyen Van An", Encoding::Tcvn3, "Nguyen Van An"),
+        ("Nguye\u{0302}\u{0303}n", Encoding::Unicode, "Nguyễn"),
+    ];
+    for (unicode, encoding, want) in cases {
+        assert_eq!(
+            from_unicode(unicode, encoding).unwrap(),
+            want,
+            "{unicode} in {encoding}"
+        );
+        assert_eq!(to_unicode(want, encoding).unwrap(), nfc(unicode));
+    }
+}
+
+#[test]
+fn from_unicode_rejects_what_the_encoding_lacks() {
+    let cases = [
+        ("Muñoz", Encoding::Vni, 2, 'ñ'),    // 0xF1 is VNI's đ
+        ("Müller", Encoding::Vni, 1, 'ü'),   // 0xFC is a VNI mark
+        ("Müller", Encoding::Tcvn3, 1, 'ü'), // 0xFC is TCVN3's ỹ
+        ("25°C", Encoding::Tcvn3, 2, '°'),   // 0xB0 is a VN2 tone mark
+        ("Lê 黎", Encoding::Tcvn3, 4, '黎'),
+        ("Lê 黎", Encoding::Vni, 4, '黎'),
+        ("Ðỗ", Encoding::Tcvn3, 0, 'Ð'), // the Icelandic eth is TCVN3's é
+    ];
+    for (text, encoding, offset, ch) in cases {
+        assert_eq!(
+            from_unicode(text, encoding),
+            Err(LegacyError::Unencodable {
+                offset,
+                ch,
+                encoding
+            }),
+            "{text} in {encoding}"
+        );
+    }
+    assert_eq!(
+        from_unicode("x", Encoding::Unknown),
+        Err(LegacyError::UnknownEncoding)
+    );
+}
+
+#[test]
+fn from_unicode_agrees_with_the_reference_encoders() {
+    for original in corpus() {
+        assert_eq!(
+            from_unicode(&original, Encoding::Vni).unwrap(),
+            encode_vni(&original)
+        );
+        // VN3 writes capitals with tone with the lower-case byte; from_unicode keeps the case.
+        if !has_toned_capital(&original) {
+            assert_eq!(
+                from_unicode(&original, Encoding::Tcvn3).unwrap(),
+                encode_tcvn3(&original)
+            );
+        }
+    }
+}
+
+#[test]
+fn from_unicode_round_trips_the_corpus_exactly() {
+    let corpus = corpus();
+    for original in &corpus {
+        for encoding in [Encoding::Tcvn3, Encoding::Vni, Encoding::Unicode] {
+            let encoded = from_unicode(original, encoding).unwrap();
+            assert_eq!(
+                to_unicode(&encoded, encoding).unwrap(),
+                *original,
+                "{original} → {encoded} in {encoding}"
+            );
+        }
+    }
+    // Every toned capital needs the VN2 additions, and they read back exactly.
+    for c in LOWER_LETTERS.chars() {
+        let upper = crate::text::upper_one(c).to_string();
+        let encoded = from_unicode(&upper, Encoding::Tcvn3).unwrap();
+        assert_eq!(to_unicode(&encoded, Encoding::Tcvn3).unwrap(), upper);
+    }
+}
+
+/// A full name from the corpus lists, in its own casing, lower case or upper case.
+fn corpus_name() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(crate::test_support::full_names()),
+        0..3u8,
+    )
+        .prop_map(|(name, casing)| match casing {
+            0 => name,
+            1 => name.to_lowercase(),
+            _ => name.to_uppercase(),
+        })
+}
+
+/// [`syllable_text`] in one casing throughout: lower case, every word capitalised, or upper case.
+/// (Capitalised words next to words in capitals can read back from TCVN3 with more capitals; see
+/// `from_unicode`.)
+fn one_casing_text() -> impl Strategy<Value = String> {
+    (syllable_text(), 0..3u8).prop_map(|(s, casing)| match casing {
+        0 => s.to_lowercase(),
+        1 => {
+            let mut out = String::with_capacity(s.len());
+            let mut at_word_start = true;
+            for c in s.chars() {
+                if c.is_alphabetic() {
+                    if at_word_start {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                    at_word_start = false;
+                } else {
+                    out.push(c);
+                    at_word_start = true;
+                }
+            }
+            out
+        }
+        _ => s.to_uppercase(),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn from_unicode_round_trips_names(name in corpus_name()) {
+        for encoding in [Encoding::Tcvn3, Encoding::Vni] {
+            let encoded = from_unicode(&name, encoding).unwrap();
+            prop_assert_eq!(to_unicode(&encoded, encoding).unwrap(), name.clone());
+        }
+    }
+
+    #[test]
+    fn from_unicode_round_trips_vietnamese_text(s in one_casing_text()) {
+        for encoding in [Encoding::Tcvn3, Encoding::Vni] {
+            let encoded = from_unicode(&s, encoding).unwrap();
+            prop_assert_eq!(to_unicode(&encoded, encoding).unwrap(), s.clone());
+        }
+        // Decomposed input encodes as its NFC form does.
+        let decomposed: String = s.nfd().collect();
+        prop_assert_eq!(
+            from_unicode(&decomposed, Encoding::Vni).unwrap(),
+            from_unicode(&s, Encoding::Vni).unwrap()
+        );
+    }
+
+    #[test]
+    fn from_unicode_keeps_every_letter(s in letter_soup()) {
+        let vni = from_unicode(&s, Encoding::Vni).unwrap();
+        prop_assert_eq!(to_unicode(&vni, Encoding::Vni).unwrap(), s.clone());
+        // TCVN3: exact in one case; odd mixed case may gain capitals, never lose letters.
+        let tcvn3 = to_unicode(&from_unicode(&s, Encoding::Tcvn3).unwrap(), Encoding::Tcvn3).unwrap();
+        prop_assert_eq!(tcvn3.to_lowercase(), s.to_lowercase());
+        for one_case in [s.to_lowercase(), s.to_uppercase()] {
+            let encoded = from_unicode(&one_case, Encoding::Tcvn3).unwrap();
+            prop_assert_eq!(to_unicode(&encoded, Encoding::Tcvn3).unwrap(), one_case);
+        }
+    }
+
+    #[test]
+    fn from_unicode_fails_only_on_characters_it_cannot_write(s in any::<String>()) {
+        for encoding in [Encoding::Tcvn3, Encoding::Vni] {
+            match from_unicode(&s, encoding) {
+                Ok(encoded) => {
+                    prop_assert!(encoded.chars().all(|c| byte_of(c).is_some()));
+                }
+                Err(LegacyError::Unencodable { offset, ch, .. }) => {
+                    let normalised = nfc(&s);
+                    prop_assert_eq!(normalised[offset..].chars().next(), Some(ch));
+                    prop_assert!(!ch.is_ascii());
+                }
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+        }
+    }
+}

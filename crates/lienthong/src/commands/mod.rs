@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use lienthong_runtime::Shutdown;
 
 pub mod config;
+pub mod datagen;
 pub mod mapping;
 pub mod platform_sim;
 pub mod resolve;

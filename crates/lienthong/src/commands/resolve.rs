@@ -560,13 +560,16 @@ pub async fn reconcile(request: ReconcileRequest<'_>) -> anyhow::Result<ExitCode
                     .step_by((records.len() / 20_000).max(1))
                     .map(|r| r.query.clone())
                     .collect();
-                fit(
-                    &index,
-                    &queries,
-                    "estimated-from-input",
-                    &FitSettings::default(),
-                )?
-                .0
+                match fit(&index, &queries, "estimated-from-input", &FitSettings::default()) {
+                    Ok((params, _)) => params,
+                    Err(e) => {
+                        eprintln!(
+                            "warning: the list does not support estimating a model ({e}); using the built-in starting values"
+                        );
+                        ModelParams::starting_values("starting-values")
+                            .with_prior_for_register(index.len() as u64, 0.9)
+                    }
+                }
             }
         };
         let version = params.model_version.clone();
