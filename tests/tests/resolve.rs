@@ -399,6 +399,17 @@ path = "{register}"
         ),
     )
     .unwrap();
+    let checked = lienthong(&["validate", "--config", config.to_str().unwrap()], &[]);
+    let (stdout, stderr) = text(&checked);
+    assert!(checked.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ok    resolve   register extract"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    resolve   province merger map: 63 old codes"),
+        "{stdout}"
+    );
     let log = dir.path().join("resolve.log");
     let mut service = Service::start(&["resolve", "--config", config.to_str().unwrap()], &log);
     service.wait_for_log("grpc listening on ", Duration::from_secs(120));

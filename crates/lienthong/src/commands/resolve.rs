@@ -89,6 +89,85 @@ fn report_load(report: &LoadReport, took: Duration) {
     }
 }
 
+/// What `lienthong validate` checks of `[resolve]` when the resolver is configured (a model,
+/// a snapshot or a register source): the province map, the model file, the register extract's
+/// columns or the snapshot's readability. `(passed, line)` per check.
+pub fn checks(config: &ResolveConfig) -> Vec<(bool, String)> {
+    let configured = config.model.is_some()
+        || config.snapshot.is_some()
+        || config.register != RegisterSource::None;
+    if !configured {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    match load_province_map(&config.codelists) {
+        Ok(map) => out.push((
+            true,
+            format!("province merger map: {} old codes", map.pairs().count()),
+        )),
+        Err(e) => out.push((false, format!("province merger map: {e}"))),
+    }
+    if let Some(path) = &config.model {
+        match load_model(path).and_then(|p| {
+            Model::new(p).map_err(|source| lienthong_resolve::service::SetupError::Model {
+                path: path.clone(),
+                source,
+            })
+        }) {
+            Ok(model) => out.push((true, format!("model {}", model.version()))),
+            Err(e) => out.push((false, e.to_string())),
+        }
+    }
+    if let Some(path) = &config.snapshot {
+        let detail = match std::fs::metadata(path) {
+            Ok(m) => (
+                true,
+                format!("snapshot {} ({} bytes)", path.display(), m.len()),
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                true,
+                format!(
+                    "snapshot {} not written yet: the register source is used",
+                    path.display()
+                ),
+            ),
+            Err(e) => (false, format!("snapshot {}: {e}", path.display())),
+        };
+        out.push(detail);
+    }
+    if let RegisterSource::Csv { path, .. } = &config.register {
+        let header = std::fs::File::open(path).and_then(|f| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut line)?;
+            Ok(line)
+        });
+        match header {
+            Ok(line) => {
+                let columns: Vec<&str> = line.trim().split(',').collect();
+                let missing: Vec<&str> = lienthong_resolve::register::COLUMNS
+                    .iter()
+                    .copied()
+                    .filter(|c| !columns.contains(c))
+                    .collect();
+                if missing.is_empty() {
+                    out.push((true, format!("register extract {}", path.display())));
+                } else {
+                    out.push((
+                        false,
+                        format!(
+                            "register extract {} lacks the column(s) {}",
+                            path.display(),
+                            missing.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Err(e) => out.push((false, format!("register extract {}: {e}", path.display()))),
+        }
+    }
+    out
+}
+
 /// `lienthong resolve`: gRPC, the stream stage and the register feed in one process.
 pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;

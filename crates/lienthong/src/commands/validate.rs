@@ -107,6 +107,15 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
 
+    for (passed, line) in super::resolve::checks(&cfg.resolve) {
+        if passed {
+            println!("ok    resolve   {line}");
+        } else {
+            failures += 1;
+            println!("FAIL  resolve   {line}");
+        }
+    }
+
     if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
