@@ -464,20 +464,29 @@ path = "{register}"
     assert_eq!(result.personal_id, someone["personal_id"]);
 
     // Wrong birth date by a day-month swap with the right ID: a discrepancy, both values given.
-    let mut swapped = by_id.clone();
+    let swappable = register_rows
+        .iter()
+        .find(|row| {
+            let date: Vec<u32> = row["birth_date"]
+                .split('-')
+                .map(|p| p.parse().unwrap())
+                .collect();
+            date[2] <= 12 && date[2] != date[1]
+        })
+        .unwrap();
+    let mut swapped = register_person(swappable);
+    swapped.personal_id = swappable["personal_id"].clone();
     let date = swapped.birth_date.as_mut().unwrap();
-    if date.day <= 12 && date.day != date.month {
-        std::mem::swap(&mut date.day, &mut date.month);
-        let result = resolve(&mut client, swapped).await;
-        assert_eq!(
-            result.status,
-            MatchStatus::MatchedWithDiscrepancies as i32,
-            "{result:?}"
-        );
-        assert!(result.discrepancies.iter().any(|d| d.field == "birth_date"
-            && !d.record_value.is_empty()
-            && !d.register_value.is_empty()));
-    }
+    std::mem::swap(&mut date.day, &mut date.month);
+    let result = resolve(&mut client, swapped).await;
+    assert_eq!(
+        result.status,
+        MatchStatus::MatchedWithDiscrepancies as i32,
+        "{result:?}"
+    );
+    assert!(result.discrepancies.iter().any(|d| d.field == "birth_date"
+        && !d.record_value.is_empty()
+        && !d.register_value.is_empty()));
 
     // Nobody: NOT_FOUND; no name: INVALID_INPUT (an answer, not an error).
     let nobody = person("Khúc Thừa Dụ", (1901, 2, 3), Sex::Male, "01", "");

@@ -175,6 +175,43 @@ pub fn empty_index(map: ProvinceMap) -> PopulationIndex {
     PopulationIndex::new(Arc::new(VietnameseNameNormaliser::default()), map)
 }
 
+/// Where each of [`COLUMNS`] is in a header row (a byte-order mark tolerated), or which are
+/// missing.
+pub fn column_positions<'a>(
+    headers: impl Iterator<Item = &'a str>,
+) -> Result<[usize; COLUMNS.len()], RegisterError> {
+    let headers: Vec<&str> = headers
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .collect();
+    let mut at = [0usize; COLUMNS.len()];
+    let mut missing = Vec::new();
+    for (slot, name) in at.iter_mut().zip(COLUMNS) {
+        match headers.iter().position(|h| *h == name) {
+            Some(p) => *slot = p,
+            None => missing.push(name),
+        }
+    }
+    if missing.is_empty() {
+        Ok(at)
+    } else {
+        Err(RegisterError::MissingColumns(missing.join(", ")))
+    }
+}
+
+/// Checks that a CSV extract can be opened and has the register columns, reading only its
+/// header (for `lienthong validate`).
+pub fn check_csv(path: &Path) -> Result<(), RegisterError> {
+    let mut reader = csv::Reader::from_path(path).map_err(|source| RegisterError::Csv {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let headers = reader.headers().map_err(|source| RegisterError::Csv {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    column_positions(headers.iter()).map(|_| ())
+}
+
 /// Builds the index from a CSV extract.
 pub fn load_csv(
     path: &Path,
@@ -193,22 +230,7 @@ pub fn load_csv(
         .flexible(false)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
     let headers = reader.headers().map_err(csv_error)?.clone();
-    let position = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim_start_matches('\u{feff}').trim() == name)
-    };
-    let mut at = [0usize; COLUMNS.len()];
-    let mut missing = Vec::new();
-    for (slot, name) in at.iter_mut().zip(COLUMNS) {
-        match position(name) {
-            Some(p) => *slot = p,
-            None => missing.push(name),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(RegisterError::MissingColumns(missing.join(", ")));
-    }
+    let at = column_positions(headers.iter())?;
     let mut report = LoadReport::default();
     let mut read_error = None;
     let mut record = csv::StringRecord::new();

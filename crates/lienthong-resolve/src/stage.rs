@@ -16,16 +16,15 @@ use std::time::{Duration, SystemTime};
 use lienthong_proto::v1::{
     CivilServant, Operation, Person, ResolutionResult, ResolvedCivilServant, ResolvedPerson,
 };
-use lienthong_runtime::error::{Classify, ErrorClass};
 use lienthong_runtime::health::Readiness;
 use lienthong_runtime::kafka::{
-    AdminError, DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig,
-    KafkaError, OutboundRecord, ProduceError, RecordHeaders, Rejection, TopicAdmin,
-    dead_letter_topic,
+    DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig, OutboundRecord,
+    RecordHeaders, Rejection, TopicAdmin, dead_letter_topic,
 };
 use lienthong_runtime::metrics::KafkaMetrics;
 use lienthong_runtime::retry::RetryConfig;
-use lienthong_runtime::stage::{AckError, InFlight, acknowledge, supervise};
+pub use lienthong_runtime::stage::StageError;
+use lienthong_runtime::stage::{InFlight, acker_ended, acknowledge, finish, supervise};
 use lienthong_runtime::{Metrics, Shutdown};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -207,36 +206,6 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
-/// Why the stage stopped or restarts.
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    #[error("{0}")]
-    NeedsOperator(String),
-    #[error(transparent)]
-    Kafka(#[from] KafkaError),
-    #[error(transparent)]
-    Admin(#[from] AdminError),
-    #[error(transparent)]
-    Produce(#[from] ProduceError),
-    #[error(transparent)]
-    Ack(#[from] AckError),
-    #[error("the acknowledgement task stopped")]
-    AckerStopped,
-}
-
-impl Classify for StageError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            Self::NeedsOperator(hint) => ErrorClass::operator(hint.clone()),
-            Self::Kafka(e) => e.class(),
-            Self::Admin(e) => e.class(),
-            Self::Produce(e) => e.class(),
-            Self::Ack(e) => e.class(),
-            Self::AckerStopped => ErrorClass::Transient,
-        }
-    }
-}
-
 /// The resolve stream stage.
 #[derive(Debug)]
 pub struct ResolveStage {
@@ -334,10 +303,7 @@ impl ResolveStage {
         let result = loop {
             let record = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
-                done = &mut acker => break Err(match done {
-                    Ok(Err(e)) => e.into(),
-                    _ => StageError::AckerStopped,
-                }),
+                done = &mut acker => break Err(acker_ended(done)),
                 record = consumer.recv() => record?,
             };
             let span = record.span(STAGE);
@@ -389,13 +355,6 @@ impl ResolveStage {
                 break Err(StageError::AckerStopped);
             }
         };
-        drop(ack_tx);
-        let finished = tokio::time::timeout(Duration::from_secs(30), &mut acker).await;
-        match (result, finished) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Ok(Ok(Ok(())))) => Ok(()),
-            (Ok(()), Ok(Ok(Err(e)))) => Err(e.into()),
-            (Ok(()), _) => Err(StageError::AckerStopped),
-        }
+        finish(result, ack_tx, &mut acker).await
     }
 }

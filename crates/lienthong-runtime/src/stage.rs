@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Classify, ErrorClass};
 use crate::health::Readiness;
-use crate::kafka::{EventConsumer, PendingDelivery, ProduceError};
+use crate::kafka::{AdminError, EventConsumer, PendingDelivery, ProduceError};
 use crate::metrics::KafkaMetrics;
 use crate::retry::RetryConfig;
 use crate::shutdown::Shutdown;
@@ -97,6 +97,70 @@ async fn commit(
         .map(|((topic, partition), next)| (topic.clone(), *partition, *next))
         .collect();
     consumer.commit_offsets(&offsets).await
+}
+
+/// Why a consume-transform-produce stage stopped or restarts.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("{0}")]
+    NeedsOperator(String),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Produce(#[from] ProduceError),
+    #[error(transparent)]
+    Ack(#[from] AckError),
+    #[error("the acknowledgement task stopped")]
+    AckerStopped,
+}
+
+impl Classify for StageError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NeedsOperator(hint) => ErrorClass::operator(hint.clone()),
+            Self::Kafka(e) => e.class(),
+            Self::Admin(e) => e.class(),
+            Self::Produce(e) => e.class(),
+            Self::Ack(e) => e.class(),
+            Self::AckerStopped => ErrorClass::Transient,
+        }
+    }
+}
+
+impl From<NeedsOperator> for StageError {
+    fn from(e: NeedsOperator) -> Self {
+        Self::NeedsOperator(e.0)
+    }
+}
+
+/// The acknowledger task of [`acknowledge`].
+pub type Acker = tokio::task::JoinHandle<Result<(), AckError>>;
+
+/// Why the acknowledger ended while the stage was still reading (polled in its `select!`).
+pub fn acker_ended(done: Result<Result<(), AckError>, tokio::task::JoinError>) -> StageError {
+    match done {
+        Ok(Err(e)) => e.into(),
+        _ => StageError::AckerStopped,
+    }
+}
+
+/// Ends a run: closes the acknowledger's channel and, on a clean stop, lets it finish (up to
+/// 30 s) so that the offsets of everything acknowledged are committed.
+pub async fn finish(
+    result: Result<(), StageError>,
+    ack_tx: mpsc::Sender<InFlight>,
+    acker: &mut Acker,
+) -> Result<(), StageError> {
+    drop(ack_tx);
+    let finished = tokio::time::timeout(Duration::from_secs(30), acker).await;
+    match (result, finished) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Ok(Ok(Ok(())))) => Ok(()),
+        (Ok(()), Ok(Ok(Err(e)))) => Err(e.into()),
+        (Ok(()), _) => Err(StageError::AckerStopped),
+    }
 }
 
 /// What a stopped stage reports: the hint for the operator.

@@ -19,16 +19,15 @@ use std::time::{Duration, SystemTime};
 
 use lienthong_proto::v1::{ChangeEvent, Quality, QualityCriterion, QualitySeverity};
 use lienthong_runtime::config::{Problems, Validate};
-use lienthong_runtime::error::{Classify, ErrorClass};
 use lienthong_runtime::health::Readiness;
 use lienthong_runtime::kafka::{
-    AdminError, DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig,
-    KafkaError, OutboundRecord, ProduceError, RecordHeaders, Rejection, TopicAdmin,
-    dead_letter_topic,
+    DeadLetterQueue, EventConsumer, EventProducer, InboundRecord, KafkaConfig, OutboundRecord,
+    RecordHeaders, Rejection, TopicAdmin, dead_letter_topic,
 };
 use lienthong_runtime::metrics::KafkaMetrics;
 use lienthong_runtime::retry::RetryConfig;
-use lienthong_runtime::stage::{AckError, InFlight, acknowledge, supervise};
+pub use lienthong_runtime::stage::StageError;
+use lienthong_runtime::stage::{InFlight, acker_ended, acknowledge, finish, supervise};
 use lienthong_runtime::{Metrics, Shutdown};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -386,36 +385,6 @@ impl TranslateMetrics {
     }
 }
 
-/// Why the stage stopped or restarts.
-#[derive(Debug, thiserror::Error)]
-pub enum StageError {
-    #[error("{0}")]
-    NeedsOperator(String),
-    #[error(transparent)]
-    Kafka(#[from] KafkaError),
-    #[error(transparent)]
-    Admin(#[from] AdminError),
-    #[error(transparent)]
-    Produce(#[from] ProduceError),
-    #[error(transparent)]
-    Ack(#[from] AckError),
-    #[error("the acknowledgement task stopped")]
-    AckerStopped,
-}
-
-impl Classify for StageError {
-    fn class(&self) -> ErrorClass {
-        match self {
-            Self::NeedsOperator(hint) => ErrorClass::operator(hint.clone()),
-            Self::Kafka(e) => e.class(),
-            Self::Admin(e) => e.class(),
-            Self::Produce(e) => e.class(),
-            Self::Ack(e) => e.class(),
-            Self::AckerStopped => ErrorClass::Transient,
-        }
-    }
-}
-
 /// The translate stage.
 #[derive(Debug)]
 pub struct TranslateStage {
@@ -522,10 +491,7 @@ impl TranslateStage {
         let result = loop {
             let record = tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
-                done = &mut acker => break Err(match done {
-                    Ok(Err(e)) => e.into(),
-                    _ => StageError::AckerStopped,
-                }),
+                done = &mut acker => break Err(acker_ended(done)),
                 _ = reload_tick.tick(), if reload_every.is_some() => {
                     let now_seen = fingerprint(&dirs);
                     if now_seen != seen {
@@ -601,15 +567,7 @@ impl TranslateStage {
                 break Err(StageError::AckerStopped);
             }
         };
-        drop(ack_tx);
-        // On a clean stop, let the acknowledgements finish so that the offsets are committed.
-        let finished = tokio::time::timeout(Duration::from_secs(30), &mut acker).await;
-        match (result, finished) {
-            (Err(e), _) => Err(e),
-            (Ok(()), Ok(Ok(Ok(())))) => Ok(()),
-            (Ok(()), Ok(Ok(Err(e)))) => Err(e.into()),
-            (Ok(()), _) => Err(StageError::AckerStopped),
-        }
+        finish(result, ack_tx, &mut acker).await
     }
 }
 

@@ -136,32 +136,8 @@ pub fn checks(config: &ResolveConfig) -> Vec<(bool, String)> {
         out.push(detail);
     }
     if let RegisterSource::Csv { path, .. } = &config.register {
-        let header = std::fs::File::open(path).and_then(|f| {
-            let mut line = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut line)?;
-            Ok(line)
-        });
-        match header {
-            Ok(line) => {
-                let columns: Vec<&str> = line.trim().split(',').collect();
-                let missing: Vec<&str> = lienthong_resolve::register::COLUMNS
-                    .iter()
-                    .copied()
-                    .filter(|c| !columns.contains(c))
-                    .collect();
-                if missing.is_empty() {
-                    out.push((true, format!("register extract {}", path.display())));
-                } else {
-                    out.push((
-                        false,
-                        format!(
-                            "register extract {} lacks the column(s) {}",
-                            path.display(),
-                            missing.join(", ")
-                        ),
-                    ));
-                }
-            }
+        match lienthong_resolve::register::check_csv(path) {
+            Ok(()) => out.push((true, format!("register extract {}", path.display()))),
             Err(e) => out.push((false, format!("register extract {}: {e}", path.display()))),
         }
     }
@@ -458,10 +434,9 @@ async fn read_input(args: &InputArgs) -> anyhow::Result<InputTable> {
 
 /// The province map and index for a batch command.
 async fn batch_register(
-    file: Option<&Path>,
+    cfg: &crate::config::LienthongConfig,
     args: &RegisterArgs,
 ) -> anyhow::Result<(ProvinceMap, PopulationIndex)> {
-    let cfg = crate::config::load(file)?;
     let codelists = args
         .codelists
         .clone()
@@ -564,7 +539,8 @@ pub async fn train_model(
     version: Option<&str>,
     sample: usize,
 ) -> anyhow::Result<ExitCode> {
-    let (provinces, index) = batch_register(file, register).await?;
+    let cfg = crate::config::load(file)?;
+    let (provinces, index) = batch_register(&cfg, register).await?;
     let mapping = column_mapping(input)?;
     let table = read_input(input).await?;
     let columns = mapping.detect(&table.headers)?;
@@ -615,13 +591,13 @@ pub struct ReconcileRequest<'a> {
 
 /// `lienthong reconcile`.
 pub async fn reconcile(request: ReconcileRequest<'_>) -> anyhow::Result<ExitCode> {
-    let (provinces, index) = batch_register(request.config, request.register).await?;
+    let cfg = crate::config::load(request.config)?;
+    let (provinces, index) = batch_register(&cfg, request.register).await?;
     let mapping = column_mapping(request.input)?;
     let table = read_input(request.input).await?;
     let columns = mapping.detect(&table.headers)?;
     let records = prepare(&table, &columns, &mapping, &provinces);
     eprintln!("input: {} records", records.len());
-    let cfg = crate::config::load(request.config)?;
     let model_path = request.model.map(Path::to_path_buf).or(cfg.resolve.model);
     let threads = request.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
