@@ -5,6 +5,7 @@
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod grpc;
 pub mod health;
 pub mod kafka;
 pub mod metrics;
