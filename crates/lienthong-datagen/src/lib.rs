@@ -11,6 +11,9 @@
 //! | [`organisations`] | central and provincial organisations that employ civil servants |
 //! | [`civil_servants`] | the list: a sample of working-age register people, absent people, duplicates ([`ListSampler`]) |
 //! | [`output`] | the CSV files and `datagen.json`; [`generate`] writes them all |
+//! | [`sources`] | the civil-servant (PostgreSQL) and social-security (MariaDB) source tables the shipped mappings read, rows and truth ([`plan_sources`], [`generate_sources`]) |
+//! | [`db`] | creating those tables and bulk-loading the rows |
+//! | [`workload`] | a live workload of changes against the loaded tables, rate-limited ([`workload::run`]) |
 //!
 //! Everything is deterministic by seed. The register is a stream, so ten million people go to
 //! disk without being held in memory:
@@ -36,6 +39,7 @@ use std::path::PathBuf;
 
 pub mod civil_servants;
 pub mod date;
+pub mod db;
 pub mod errors;
 pub mod names;
 pub mod noise;
@@ -43,6 +47,8 @@ pub mod organisations;
 pub mod output;
 pub mod provinces;
 pub mod register;
+pub mod sources;
+pub mod workload;
 
 pub use civil_servants::{
     CivilServantList, DEFAULT_REFERENCE_DATE, ListEntry, ListOptions, ListSampler, WORKING_AGES,
@@ -54,6 +60,8 @@ pub use noise::{Noise, ProvinceList, StatedPerson, StatedProvince, strip_diacrit
 pub use organisations::Organisation;
 pub use output::{DatagenOptions, Summary, generate};
 pub use register::{Person, Register, RegisterOptions, Sex};
+pub use sources::defects::{Defect, DefectRates};
+pub use sources::{SourceOptions, SourcePlan, SourceSummary, generate_sources, plan_sources};
 
 /// Why data could not be generated.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@
 //! an abbreviation of the body); they are not the electronic identifier codes of Quyết định
 //! 20/2020/QĐ-TTg, which this project does not hold.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::provinces::PROVINCES_FROM_2025;
@@ -78,6 +79,18 @@ pub fn organisations() -> &'static [Organisation] {
     &ORGANISATIONS
 }
 
+/// The position of the organisation with this code in [`organisations`].
+pub fn organisation_index(code: &str) -> Option<usize> {
+    static INDEX: LazyLock<HashMap<&'static str, usize>> = LazyLock::new(|| {
+        organisations()
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.code.as_str(), i))
+            .collect()
+    });
+    INDEX.get(code).copied()
+}
+
 /// The central organisations.
 pub fn central_organisations() -> &'static [Organisation] {
     &ORGANISATIONS[..CENTRAL.len()]
@@ -119,6 +132,10 @@ mod tests {
         );
         assert!(nghe_an.iter().all(|o| o.province == Some(40)));
         assert!(central_organisations().iter().all(|o| o.province.is_none()));
+        for (i, o) in all.iter().enumerate() {
+            assert_eq!(organisation_index(&o.code), Some(i));
+        }
+        assert_eq!(organisation_index("T02.SNV"), None);
         assert!(
             provincial_organisations(2).is_empty(),
             "02 is no longer a unit"

@@ -53,6 +53,21 @@ pub struct LienthongConfig {
     /// The population-ID resolver: register, model, gRPC address, topics.
     #[serde(default)]
     pub resolve: ResolveConfig,
+    /// The partner sharing policies: their directory and how often it is re-read.
+    #[serde(default)]
+    pub policy: lienthong_policy::PolicyConfig,
+    /// The partner-topic projection stage: inputs, audit topic, consumer group.
+    #[serde(default)]
+    pub share: lienthong_share::ShareConfig,
+    /// The audit log of lookups and deliveries: database, subject key, topic.
+    #[serde(default)]
+    pub audit: lienthong_audit::AuditConfig,
+    /// The master-data store: its database, topics, consumer group and batches.
+    #[serde(default)]
+    pub store: lienthong_store::StoreConfig,
+    /// The gRPC lookup API: address, TLS, the store's database, the resolver.
+    #[serde(default)]
+    pub lookup: lienthong_lookup::LookupConfig,
 }
 
 /// `[state]`: where connectors keep their durable state.
@@ -72,6 +87,51 @@ impl Validate for LienthongConfig {
         problems.nested("translate", &self.translate);
         problems.nested("sink", &self.sink);
         problems.nested("resolve", &self.resolve);
+        problems.nested("policy", &self.policy);
+        problems.nested("share", &self.share);
+        problems.nested("audit", &self.audit);
+        problems.nested("store", &self.store);
+        problems.nested("lookup", &self.lookup);
+        if let Some(database) = &self.store.database
+            && !database.is_empty()
+        {
+            match self.databases.get(database) {
+                None => problems.push(
+                    "store.database",
+                    format!("`{database}` is not a [databases] entry"),
+                ),
+                Some(db)
+                    if db.kind() != Some(lienthong_runtime::database::DatabaseKind::Postgres) =>
+                {
+                    problems.push(
+                        "store.database",
+                        format!("[databases.{database}] is not a postgres:// database"),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        // An empty name is reported by [audit] itself when auditing is enabled.
+        if !self.audit.database.is_empty() {
+            match self.databases.get(&self.audit.database) {
+                None => problems.push(
+                    "audit.database",
+                    format!("`{}` is not a [databases] entry", self.audit.database),
+                ),
+                Some(db)
+                    if db.kind() != Some(lienthong_runtime::database::DatabaseKind::Postgres) =>
+                {
+                    problems.push(
+                        "audit.database",
+                        format!(
+                            "[databases.{}] is not a postgres:// database",
+                            self.audit.database
+                        ),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
         if let lienthong_resolve::register::RegisterSource::Postgres { database, .. } =
             &self.resolve.register
             && !self.databases.contains_key(database)

@@ -70,6 +70,36 @@ enum Command {
     /// review topic) and the register feed (`population.v1`) in one process, with `[resolve]`.
     /// Runs until SIGINT/SIGTERM.
     Resolve(ResolveArgs),
+    /// Materialise master data in PostgreSQL with `[store]`: the resolved person and civil-servant
+    /// topics and the canonical organisation, administrative-unit and social-insurance topics
+    /// in, every version kept with its validity interval (deletes as deleted versions),
+    /// superseded personal IDs from `population.v1`; written in batches, idempotently (a replay
+    /// changes nothing), offsets committed after each batch; unreadable records to `dlq.store`.
+    /// Runs until SIGINT/SIGTERM.
+    Store {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Project records to partner topics: `resolved.person.v1`, `resolved.civil_servant.v1` and
+    /// the canonical organisation, administrative-unit and social-insurance topics in; for every
+    /// partner whose policy (`[policy] dir`) enables an entity's topic, the record with only the
+    /// granted fields out to `share.<partner>.<entity>.v1`, each delivery audited; unreadable
+    /// records to `dlq.share`. Policy files reload when they change. Runs until SIGINT/SIGTERM.
+    Share {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Serve the gRPC lookup API to integrators and partners (`[lookup]`): people, civil
+    /// servants, administrative units and code lists from the store, identity resolution through
+    /// the resolver; callers authenticated by client certificate or token, answers filtered by
+    /// their sharing policy, every call audited. Runs until SIGINT/SIGTERM.
+    Lookup {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Partner sharing policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Reconcile (đối soát) a list against the population register — a CSV export or a
     /// PostgreSQL query, any column names — and write a report for officials: CSV (opens in
     /// Excel), JSON, and an HTML summary with charts, in Vietnamese (or English).
@@ -77,6 +107,8 @@ enum Command {
     /// Generate synthetic data with known truth: a population register (realistic Vietnamese
     /// names, birth dates, places, valid personal IDs, superseded numbers) and a civil-servant
     /// list drawn from it with errors injected at configurable rates, plus the ground truth.
+    /// `datagen seed` fills the source databases the shipped mappings read; `datagen workload`
+    /// changes them live.
     Datagen(commands::datagen::DatagenArgs),
     /// Run an HTTP server that behaves like the platforms' endpoints (OAuth2 and static tokens,
     /// X-Road headers, body digests, idempotency, SQLite storage, inspection API, fault
@@ -100,6 +132,37 @@ enum Command {
     /// Export the protobuf contracts for partners.
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// The audit log of lookups and deliveries.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Show what a partner can see: per entity the granted fields, the sensitive fields that
+    /// stay masked, the accepted purposes and the partner topics. Exit status: 0 shown, 1 no
+    /// such partner, 2 the configuration or a policy file does not load.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The partner id (the policy file's name without `.toml`).
+        #[arg(long, value_name = "ID")]
+        partner: String,
+        /// Read the policies from this directory instead of `[policy] dir`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the audit log's hash chain in the `[audit] database` and report the first changed,
+    /// deleted or re-linked row. Reads only. Exit status: 0 intact, 1 tampered, 2 the config or
+    /// the database failed.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,6 +407,14 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::Translate { config } => commands::translate::run(config.config.as_deref()).await,
         Command::Sink { config } => commands::sink::run(config.config.as_deref()).await,
+        Command::Share { config } => commands::share::run(config.config.as_deref()).await,
+        Command::Store { config } => commands::store::run(config.config.as_deref()).await,
+        Command::Lookup { config } => commands::lookup::run(config.config.as_deref()).await,
+        Command::Policy(PolicyCommand::Check {
+            config,
+            partner,
+            dir,
+        }) => commands::policy::check(config.config.as_deref(), dir.as_deref(), &partner),
         Command::Resolve(args) => match args.command {
             None => commands::resolve::run(args.config.config.as_deref()).await,
             Some(ResolveCommand::Model(ModelCommand::Show { config, model })) => {
@@ -368,7 +439,7 @@ async fn run(cli: Cli) -> ExitCode {
                 .await
             }
         },
-        Command::Datagen(args) => commands::datagen::run(&args),
+        Command::Datagen(args) => commands::datagen::run(args).await,
         Command::Reconcile(args) => {
             commands::resolve::reconcile(commands::resolve::ReconcileRequest {
                 config: args.config.config.as_deref(),
@@ -407,6 +478,9 @@ async fn run(cli: Cli) -> ExitCode {
             format,
         }),
         Command::Validate { config } => commands::validate::run(config.config.as_deref()).await,
+        Command::Audit(AuditCommand::Verify { config }) => {
+            commands::audit::verify(config.config.as_deref()).await
+        }
         Command::Config(ConfigCommand::Show { config }) => {
             commands::config::show(config.config.as_deref())
         }

@@ -7,16 +7,21 @@ use std::process::ExitCode;
 
 use lienthong_runtime::Shutdown;
 
+pub mod audit;
 pub mod config;
 pub mod datagen;
+pub mod lookup;
 pub mod mapping;
 pub mod platform_sim;
+pub mod policy;
 pub mod resolve;
 pub mod schema;
+pub mod share;
 pub mod sink;
 pub mod source_mysql;
 pub mod source_poll;
 pub mod source_postgres;
+pub mod store;
 pub mod topics;
 pub mod translate;
 pub mod validate;
