@@ -27,6 +27,10 @@ down: ## Stop the local stack
 status: ## Show what the local stack runs
 	@$(STACK) status
 
+.PHONY: demo
+demo: ## The main job end to end on a fresh demo stack: sources → … → NDOP simulator, store, lookup, reports
+	@deploy/local/demo.sh
+
 .PHONY: build
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace --all-targets

@@ -6,7 +6,7 @@
 #   postgres  PostgreSQL, wal_level=logical     127.0.0.1:${LIENTHONG_PG_PORT:-55432}
 #   mariadb   MariaDB, ROW binlog + GTID        127.0.0.1:${LIENTHONG_MARIADB_PORT:-53306}
 #
-# Usage: deploy/local/stack.sh up|down|status|restart [broker|postgres|mariadb ...]
+# Usage: deploy/local/stack.sh up|down|status|restart|clean [broker|postgres|mariadb ...]
 #
 # Idempotent: `up` starts what is not running and installs tansu when it is missing; `down`
 # stops what runs. The broker keeps its data in memory unless LIENTHONG_BROKER_STORAGE=sqlite,
@@ -279,5 +279,9 @@ case $action in
   down) for s in "${services[@]}"; do "${s}_down"; done ;;
   restart) for s in "${services[@]}"; do "${s}_down"; "${s}_up"; done ;;
   status) for s in "${services[@]}"; do "${s}_status"; done ;;
-  *) echo "usage: $0 up|down|status|restart [broker|postgres|mariadb ...]" >&2; exit 2 ;;
+  clean) # stop and delete every data directory of this stack
+    for s in "${services[@]}"; do "${s}_down"; done
+    rm -rf "$(data_dir_for postgres postgres)" "$(data_dir_for mysql mariadb)" "$stack_dir/broker" "$run_dir"
+    log stack "data deleted" ;;
+  *) echo "usage: $0 up|down|status|restart|clean [broker|postgres|mariadb ...]" >&2; exit 2 ;;
 esac

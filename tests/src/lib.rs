@@ -696,6 +696,25 @@ pub mod cluster {
             );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         }
+
+        /// Restarts the server as an operator does (`pg_ctl restart -m fast`): every session and
+        /// replication connection is cut; committed data and replication slots survive.
+        pub fn restart(&self) {
+            let log = self.dir.join("postgres.log");
+            let out = server_command(&self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-l")
+                .arg(&log)
+                .args(["-m", "fast", "-w", "-t", "60", "restart"])
+                .output()
+                .expect("running pg_ctl restart");
+            assert!(
+                out.status.success(),
+                "the temporary cluster did not restart: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
     }
 
     impl Drop for TemporaryCluster {
@@ -723,6 +742,18 @@ pub mod mariadb_server {
         dir: PathBuf,
         child: Child,
         pub port: u16,
+        /// The server program and its arguments, for [`TemporaryMariadb::restart`].
+        program: String,
+        args: Vec<String>,
+    }
+
+    fn spawn_server(program: &str, args: &[String]) -> Child {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mariadbd")
     }
 
     fn running_as_root() -> bool {
@@ -779,32 +810,61 @@ pub mod mariadb_server {
                 .into_iter()
                 .find(|p| std::path::Path::new(p).exists())
                 .unwrap_or("mariadbd");
-            let child = Command::new(mariadbd)
-                .arg("--no-defaults")
-                .args(&as_user)
-                .arg(format!("--datadir={}", data.display()))
-                .arg(&tmpdir)
-                .arg(format!("--port={port}"))
-                .arg("--bind-address=127.0.0.1")
-                .arg(format!("--socket={}", dir.join("mariadb.sock").display()))
-                .arg(format!("--log-error={}", dir.join("mariadb.err").display()))
-                .args(["--innodb-buffer-pool-size=32M", "--max-connections=20"])
-                .args(options)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("starting mariadbd");
-            let server = Self { dir, child, port };
+            let mut args = vec!["--no-defaults".to_string()];
+            args.extend(as_user);
+            args.extend([
+                format!("--datadir={}", data.display()),
+                tmpdir,
+                format!("--port={port}"),
+                "--bind-address=127.0.0.1".to_string(),
+                format!("--socket={}", dir.join("mariadb.sock").display()),
+                format!("--log-error={}", dir.join("mariadb.err").display()),
+                "--innodb-buffer-pool-size=32M".to_string(),
+                "--max-connections=20".to_string(),
+            ]);
+            args.extend(options.iter().map(|o| o.to_string()));
+            let child = spawn_server(mariadbd, &args);
+            let server = Self {
+                dir,
+                child,
+                port,
+                program: mariadbd.to_string(),
+                args,
+            };
+            server.wait_until_listening();
+            server
+        }
+
+        fn wait_until_listening(&self) {
             let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
                 assert!(
                     Instant::now() < deadline,
                     "the temporary MariaDB did not start: {}",
-                    std::fs::read_to_string(server.dir.join("mariadb.err")).unwrap_or_default()
+                    std::fs::read_to_string(self.dir.join("mariadb.err")).unwrap_or_default()
                 );
                 std::thread::sleep(Duration::from_millis(100));
             }
-            server
+        }
+
+        /// Stops the server as a service manager does (SIGTERM, then waiting for a clean
+        /// shutdown) and starts it again with the same options, port and data: every session and
+        /// binlog dump is cut; committed data and the binlog survive.
+        pub fn restart(&mut self) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !matches!(self.child.try_wait(), Ok(Some(_))) {
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            self.child = spawn_server(&self.program, &self.args);
+            self.wait_until_listening();
         }
 
         /// URL of database `db` as `user` with `password`.

@@ -253,3 +253,150 @@ fn descriptor_set_is_exported_for_partners() {
         lienthong_proto::FILE_DESCRIPTOR_SET
     );
 }
+
+/// A self-signed certificate for `name` with its key, and a second key that is not its own.
+fn certificate_files(dir: &Path, name: &str) -> (String, String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let cert = params.self_signed(&key).unwrap();
+    let other = rcgen::KeyPair::generate().unwrap();
+    (
+        write(dir, &format!("{name}.pem"), &cert.pem()),
+        write(dir, &format!("{name}.key"), &key.serialize_pem()),
+        write(dir, &format!("{name}-other.key"), &other.serialize_pem()),
+    )
+}
+
+#[test]
+fn validate_checks_policies_tls_files_and_databases_of_the_sections_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    write(
+        &policies,
+        "bhxh.toml",
+        "id = \"bhxh\"\nname = \"BHXH\"\npurposes = [\"doi-soat\"]\n[entities.civil_servant]\nfields = [\"record_id\"]\ntopic = true\n",
+    );
+    let (cert, key, other_key) = certificate_files(dir.path(), "lookup.lienthong.internal");
+    let (resolve_cert, resolve_key, _) =
+        certificate_files(dir.path(), "resolve.lienthong.internal");
+    let codelists = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/codelists")
+        .display()
+        .to_string();
+    let base = format!(
+        r#"
+[kafka]
+bootstrap_servers = "{broker}"
+request_timeout_ms = 5000
+[databases.log]
+url = "{pg}"
+[databases.bhxh]
+url = "{maria}"
+[databases.down]
+url = "postgres://u:topsecret@127.0.0.1:1/x"
+connect_timeout_ms = 1500
+[policy]
+dir = "{policies}"
+[store]
+database = "log"
+[audit]
+enabled = true
+database = "log"
+subject_key = "0123456789abcdef0123456789abcdef-validate"
+"#,
+        broker = stack::broker(),
+        pg = stack::postgres_url(),
+        maria = stack::mariadb_url(),
+        policies = policies.display(),
+    );
+
+    // Everything in order, bar the one unreachable database.
+    let good = write(
+        dir.path(),
+        "good.toml",
+        &format!(
+            "{base}[lookup]\ndatabase = \"log\"\n[lookup.tls]\ncert = \"{cert}\"\nkey = \"{key}\"\n[resolve]\ncodelists = \"{codelists}\"\n[resolve.tls]\ncert = \"{resolve_cert}\"\nkey = \"{resolve_key}\"\n"
+        ),
+    );
+    let out = lienthong(&["validate", "--config", &good], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("1 check(s) failed"), "{stdout}\n{stderr}");
+    for line in [
+        format!(
+            "ok    policy    {}: 1 partner(s), 1 partner topic(s)",
+            policies.display()
+        ),
+        "ok    store     database `log` (".to_owned(),
+        "ok    audit     database `log` (".to_owned(),
+        "ok    lookup    database `log` (".to_owned(),
+        "ok    lookup    tls: certificate CN=lookup.lienthong.internal, lookup.lienthong.internal; no client certificates"
+            .to_owned(),
+        "ok    resolve   tls: certificate CN=resolve.lienthong.internal, resolve.lienthong.internal".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line}\n{stdout}");
+    }
+    assert!(stdout.contains("PostgreSQL, reachable"), "{stdout}");
+
+    // A broken policy file, a lookup database that is no entry, then one that is MariaDB, the
+    // audit log on an unreachable database, and TLS keys that do not match their certificates.
+    write(&policies, "broken.toml", "id = \"broken\"\nname = ");
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &format!(
+            "{}[lookup]\ndatabase = \"nowhere\"\n[lookup.tls]\ncert = \"{cert}\"\nkey = \"{other_key}\"\n[resolve]\ncodelists = \"{codelists}\"\n[resolve.tls]\ncert = \"{resolve_cert}\"\nkey = \"{cert}\"\n",
+            base.replace(
+                "database = \"log\"\nsubject_key",
+                "database = \"down\"\nsubject_key"
+            )
+        ),
+    );
+    let out = lienthong(&["validate", "--config", &bad], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    for line in [
+        format!("FAIL  policy    {}: ", policies.display()),
+        "broken.toml".to_owned(),
+        "ok    store     database `log`".to_owned(),
+        "FAIL  audit     database `down` (postgres://u:***@127.0.0.1:1/x) is unreachable"
+            .to_owned(),
+        "FAIL  lookup    database `nowhere` is not a [databases] entry".to_owned(),
+        "FAIL  lookup    tls: ".to_owned(),
+        "do not belong together".to_owned(),
+        "FAIL  resolve   tls: ".to_owned(),
+        "holds no PEM private key".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line}\n{stdout}");
+    }
+    assert!(!stdout.contains("topsecret"), "{stdout}");
+    let mariadb = write(
+        dir.path(),
+        "mariadb.toml",
+        &format!("{base}[lookup]\ndatabase = \"bhxh\"\n"),
+    );
+    let out = lienthong(&["validate", "--config", &mariadb], &[]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("FAIL  lookup    database `bhxh` (mysql://"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("is not PostgreSQL"), "{stdout}");
+
+    // Sections not in use are not checked: no [audit], [lookup], [store] or policies here.
+    let plain = write(dir.path(), "plain.toml", &good_config());
+    let out = lienthong(&["validate", "--config", &plain], &[]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for section in ["policy", "audit", "lookup", "store"] {
+        assert!(
+            !stdout.contains(&format!("  {section} ")),
+            "{section} checked:\n{stdout}"
+        );
+    }
+}

@@ -865,3 +865,330 @@ impl tonic::codec::Decoder for DynamicDecoder {
             .map_err(|e| tonic::Status::internal(e.to_string()))
     }
 }
+
+const RESOLVER_TOKEN: &str = "resolver-token-of-the-lookup-test";
+
+/// The first person of a `lienthong datagen` register, as the resolver is asked about them.
+fn first_registered(register: &Path) -> Person {
+    let mut reader = csv::Reader::from_path(register).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let get = |name: &str| {
+        let i = headers
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == name)
+            .unwrap();
+        row[i].to_owned()
+    };
+    let birth: Vec<i32> = get("birth_date")
+        .split('-')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let full = [get("family_name"), get("middle_name"), get("given_name")]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut found = person(
+        "register:1",
+        &get("personal_id"),
+        &full,
+        date(birth[0], birth[1], birth[2]),
+    );
+    found.sex = if get("sex") == "male" {
+        pb::Sex::Male as i32
+    } else {
+        pb::Sex::Female as i32
+    };
+    found.ethnicity = None;
+    found.phone.clear();
+    found
+}
+
+fn resolve_request(person: &Person) -> pb::ResolveRequest {
+    pb::ResolveRequest {
+        request_id: "r1".into(),
+        person: Some(person.clone()),
+        include_candidates: false,
+        purpose: "thu-tuc".into(),
+    }
+}
+
+/// Appends the resolver client settings to a lookup config written by [`config`] (without
+/// `[lookup.tls]`, so the file ends inside `[lookup]`).
+fn with_resolver(config: &Path, port: &str, ca: &Path, client: Option<(&Path, &Path)>) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .unwrap();
+    let identity = client.map_or_else(String::new, |(cert, key)| {
+        format!(
+            "cert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        )
+    });
+    write!(
+        file,
+        "resolver = \"https://localhost:{port}\"\n[lookup.resolver_tls]\nca = \"{}\"\n{identity}",
+        ca.display()
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_resolver_admits_only_listed_callers_over_tls_and_the_lookup_api_is_one_of_them() {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let generated = lienthong(
+        &[
+            "datagen",
+            "--out",
+            data.to_str().unwrap(),
+            "--people",
+            "300",
+            "--civil-servants",
+            "5",
+            "--seed",
+            "5",
+        ],
+        &[],
+    );
+    assert!(generated.status.success(), "{:?}", text(&generated));
+    let someone = first_registered(&data.join("register.csv"));
+
+    let pki = Pki::new(dir.path(), "internal");
+    let (resolver_cert, resolver_key) = pki.issue(
+        "resolver",
+        ["VN", "Bo Noi vu", "lienthong-resolve"],
+        &["localhost"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (lookup_cert, lookup_key) = pki.issue(
+        "lookup-client",
+        ["VN", "Bo Noi vu", "lienthong-lookup"],
+        &[],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let (stranger_cert, stranger_key) = pki.issue(
+        "stranger",
+        ["VN", "Khong ai", "stranger"],
+        &[],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let resolve_config = dir.path().join("resolve.toml");
+    std::fs::write(
+        &resolve_config,
+        format!(
+            r#"
+[telemetry]
+log_level = "info,rdkafka=warn"
+[health]
+enabled = false
+[kafka]
+bootstrap_servers = "{broker}"
+[kafka.topics.default]
+partitions = 1
+replication_factor = 1
+[state]
+topic = "lienthong.state.{tag}"
+[resolve]
+codelists = "{codelists}"
+listen = "127.0.0.1:0"
+population_topic = "population.{tag}.v1"
+review_topic = "review.{tag}.v1"
+inputs = ["canonical.person.v1"]
+group_id = "resolve-{tag}"
+allowed_callers = ["cn=lienthong-lookup, o=Bo Noi vu, c=VN"]
+allowed_token_sha256 = ["{token_hash}"]
+[resolve.tls]
+cert = "{cert}"
+key = "{key}"
+client_ca = "{ca}"
+[resolve.register]
+kind = "csv"
+path = "{register}"
+"#,
+            broker = stack::broker(),
+            codelists = schemas().join("codelists").display(),
+            token_hash = sha256_hex(RESOLVER_TOKEN),
+            cert = resolver_cert.display(),
+            key = resolver_key.display(),
+            ca = pki.ca.display(),
+            register = data.join("register.csv").display(),
+        ),
+    )
+    .unwrap();
+    let checked = lienthong(
+        &["validate", "--config", resolve_config.to_str().unwrap()],
+        &[],
+    );
+    let (stdout, stderr) = text(&checked);
+    assert!(checked.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "ok    resolve   tls: certificate CN=lienthong-resolve,O=Bo Noi vu,C=VN, localhost; client certificates optional (1 CA(s))"
+        ),
+        "{stdout}"
+    );
+    let resolver = Service::start(
+        &["resolve", "--config", resolve_config.to_str().unwrap()],
+        &dir.path().join("resolve.log"),
+    );
+    let resolver_addr = address(&resolver);
+    let port = resolver_addr.rsplit(':').next().unwrap().to_owned();
+    let ca = Certificate::from_pem(std::fs::read(&pki.ca).unwrap());
+    let channel = |identity: Option<(&Path, &Path)>| {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(ca.clone())
+            .domain_name("localhost");
+        if let Some((cert, key)) = identity {
+            tls = tls.identity(Identity::from_pem(
+                std::fs::read(cert).unwrap(),
+                std::fs::read(key).unwrap(),
+            ));
+        }
+        Channel::from_shared(format!("https://localhost:{port}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect_lazy()
+    };
+    use lienthong_proto::v1::resolve_service_client::ResolveServiceClient;
+
+    // The lookup API's certificate: answered.
+    let mut listed = ResolveServiceClient::new(channel(Some((&lookup_cert, &lookup_key))));
+    let answer = listed
+        .resolve(resolve_request(&someone))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!(answer.personal_id, someone.personal_id, "{answer:?}");
+    assert!(
+        answer.status == MatchStatus::Matched as i32
+            || answer.status == MatchStatus::MatchedWithDiscrepancies as i32,
+        "{answer:?}"
+    );
+    // A listed token over server-authenticated TLS: answered.
+    let mut by_token = ResolveServiceClient::new(channel(None));
+    assert!(
+        by_token
+            .resolve(with_token(resolve_request(&someone), RESOLVER_TOKEN))
+            .await
+            .is_ok()
+    );
+    // A certificate of the same CA that is not listed, no credentials, a wrong token: refused.
+    let mut stranger = ResolveServiceClient::new(channel(Some((&stranger_cert, &stranger_key))));
+    let refused = stranger
+        .resolve(resolve_request(&someone))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("allowed_callers"), "{refused:?}");
+    let refused = by_token
+        .resolve(resolve_request(&someone))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let refused = by_token
+        .resolve(with_token(resolve_request(&someone), "a-guessed-token"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    // Plaintext is not served at all; health stays open to probes over TLS.
+    let plaintext = ResolveServiceClient::connect(format!("http://{resolver_addr}")).await;
+    let plain_call = match plaintext {
+        Ok(mut client) => client.resolve(resolve_request(&someone)).await.is_ok(),
+        Err(_) => false,
+    };
+    assert!(!plain_call, "a plaintext call was answered");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(None));
+    let serving = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "lienthong.v1.ResolveService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(serving.status, 1, "SERVING");
+
+    // The lookup API with its client certificate delegates a partner's call: answered.
+    let db = TestDatabase::create("lookup_resolver").await;
+    write_policies(&dir.path().join("policies"));
+    let lookup_config = config(dir.path(), &db.url, None);
+    with_resolver(
+        &lookup_config,
+        &port,
+        &pki.ca,
+        Some((&lookup_cert, &lookup_key)),
+    );
+    let checked = lienthong(
+        &["validate", "--config", lookup_config.to_str().unwrap()],
+        &[],
+    );
+    let (stdout, stderr) = text(&checked);
+    assert!(
+        stdout.contains(
+            "ok    lookup    resolver_tls: 1 CA(s); client certificate CN=lienthong-lookup,O=Bo Noi vu,C=VN"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    let lookup = Service::start(
+        &["lookup", "--config", lookup_config.to_str().unwrap()],
+        &dir.path().join("lookup.log"),
+    );
+    let mut portal = ResolveServiceClient::connect(format!("http://{}", address(&lookup)))
+        .await
+        .unwrap();
+    let answer = portal
+        .resolve(with_token(resolve_request(&someone), PORTAL_TOKEN))
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!(answer.personal_id, someone.personal_id, "{answer:?}");
+
+    // A lookup API trusting the resolver's CA but without a certificate or token of its own is
+    // refused by the resolver: its caller learns the resolver is unavailable, its log says why.
+    let other = dir.path().join("uncredentialed");
+    std::fs::create_dir_all(&other).unwrap();
+    write_policies(&other.join("policies"));
+    let other_config = config(&other, &db.url, None);
+    with_resolver(&other_config, &port, &pki.ca, None);
+    let uncredentialed = Service::start(
+        &["lookup", "--config", other_config.to_str().unwrap()],
+        &other.join("lookup.log"),
+    );
+    let mut portal = ResolveServiceClient::connect(format!("http://{}", address(&uncredentialed)))
+        .await
+        .unwrap();
+    let refused = portal
+        .resolve(with_token(resolve_request(&someone), PORTAL_TOKEN))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !uncredentialed
+        .log()
+        .contains("client certificate or a bearer token")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lookup API's log does not say why: {}",
+            uncredentialed.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        resolver.log().contains("resolver call refused"),
+        "{}",
+        resolver.log()
+    );
+    assert!(!resolver.log().contains(RESOLVER_TOKEN));
+    drop((lookup, uncredentialed, resolver));
+}

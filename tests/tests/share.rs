@@ -657,6 +657,219 @@ social_insurance = "canonical.social_insurance.{tag}.v1"
     assert!(status.success(), "{}", stage.log());
 }
 
+/// With `[audit]` enabled the deliveries go to the hash-chained audit log, which alone feeds
+/// the audit topic: one shape of event there, the stage's own JSON events not produced at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_audit_log_enabled_every_delivery_is_a_chained_event_with_a_keyed_subject() {
+    const SUBJECT_KEY: &str = "share-e2e-subject-key-0123456789abcdef";
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = lienthong_tests::postgres::TestDatabase::create("lt_share_audit").await;
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let partner = format!("e{tag}");
+    let fields = ["record_id", "person.name", "organisation_id"];
+    write_policy(
+        &policies,
+        &partner,
+        &civil_servant_policy(&partner, &fields),
+    );
+
+    let input = format!("resolved.civil_servant.{tag}.v1");
+    let audit_topic = format!("audit.{tag}");
+    let unused_share_topic = format!("share-audit.{tag}");
+    let admin = TopicAdmin::new(&kafka_config()).unwrap();
+    admin.ensure_topics(&[input.as_str()]).await.unwrap();
+    let producer = EventProducer::new(&kafka_config(), "test", KafkaMetrics::default()).unwrap();
+    // Four civil servants and a tombstone.
+    let delivered = 5;
+    for i in 0..4 {
+        let key = format!("csdl:id={i}");
+        producer
+            .send(OutboundRecord {
+                topic: &input,
+                key: Some(key.as_bytes()),
+                payload: Some(&servant(i).encode_to_vec()),
+                headers: RecordHeaders::with_idempotency_key(format!("in:{key}")),
+            })
+            .await
+            .unwrap();
+    }
+    producer
+        .send(OutboundRecord {
+            topic: &input,
+            key: Some(b"csdl:id=0"),
+            payload: None,
+            headers: RecordHeaders::with_idempotency_key("in:csdl:id=0:deleted".to_string()),
+        })
+        .await
+        .unwrap();
+
+    let config = dir.path().join("lienthong.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[telemetry]
+log_level = "info,rdkafka=warn"
+[health]
+enabled = false
+[kafka]
+bootstrap_servers = "{broker}"
+[kafka.topics.default]
+partitions = 1
+replication_factor = 1
+[retry]
+initial_delay_ms = 200
+max_delay_ms = 2000
+[state]
+topic = "lienthong.state.{tag}"
+[databases.audit]
+url = "{url}"
+[audit]
+enabled = true
+database = "audit"
+subject_key = "{SUBJECT_KEY}"
+topic = "{audit_topic}"
+[policy]
+dir = "{policies}"
+[share]
+group_id = "share-{tag}"
+audit_topic = "{unused_share_topic}"
+commit_interval_ms = 200
+[share.inputs]
+person = "resolved.person.{tag}.v1"
+civil_servant = "{input}"
+organisation = "canonical.organisation.{tag}.v1"
+administrative_unit = "canonical.administrative_unit.{tag}.v1"
+social_insurance = "canonical.social_insurance.{tag}.v1"
+"#,
+            broker = stack::broker(),
+            url = db.url,
+            policies = policies.display(),
+        ),
+    )
+    .unwrap();
+    let mut stage = Service::start(
+        &["share", "--config", config.to_str().unwrap()],
+        &dir.path().join("share.log"),
+    );
+    stage.wait_for_log("sharing inputs=", Duration::from_secs(120));
+    let topic = format!("share.{partner}.civil_servant.v1");
+    wait_for_topic(&admin, &topic).await;
+    let consumer = plain_consumer(&[topic.as_str()]);
+    let mut seen = Vec::new();
+    read_until(&consumer, &mut seen, Duration::from_secs(60), |rs| {
+        rs.len() >= delivered
+    })
+    .await;
+
+    // The log holds one event per delivered record, in delivery order, once the stage has
+    // recorded the batch (it does so before committing its offsets).
+    let mut conn = db.connect().await;
+    let rows = || async {
+        sqlx::query_as::<
+            _,
+            (
+                i64,
+                String,
+                String,
+                Option<String>,
+                Vec<String>,
+                String,
+                String,
+                String,
+            ),
+        >(
+            "SELECT seq, partner, method, subject_hash, fields, purpose, result, detail
+             FROM lienthong_audit.events ORDER BY seq",
+        )
+        .fetch_all(&mut db.connect().await)
+        .await
+        .unwrap_or_default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut events = rows().await;
+    while events.len() < delivered && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        events = rows().await;
+    }
+    assert_eq!(events.len(), delivered, "{events:?}\n{}", stage.log());
+    let key = lienthong_audit::SubjectKey::new(SUBJECT_KEY);
+    for (i, (seq, p, method, subject, fields, purpose, result, detail)) in events.iter().enumerate()
+    {
+        assert_eq!(*seq, i as i64 + 1);
+        assert_eq!(p, &partner);
+        assert_eq!(
+            method, &topic,
+            "deliveries are named by their partner topic"
+        );
+        assert_eq!(purpose, &format!("statistics-{partner}"));
+        assert_eq!(result, "delivered");
+        assert!(detail.starts_with("delivery "), "{detail}");
+        if i < 4 {
+            let subject = subject.as_deref().unwrap();
+            assert_eq!(subject, key.hash(&personal_id(i)), "keyed hash of the ID");
+            assert_ne!(subject, sha256_hex(&personal_id(i)), "not a plain hash");
+            assert_eq!(fields, &["organisation_id", "person.name", "record_id"]);
+        } else {
+            assert!(subject.is_none(), "a tombstone is about no one");
+            assert!(fields.is_empty());
+        }
+    }
+    let details: std::collections::BTreeSet<&String> = events.iter().map(|e| &e.7).collect();
+    assert_eq!(details.len(), delivered, "one delivery hash per record");
+    let stored: String = sqlx::query_scalar(
+        "SELECT string_agg(concat_ws('|', partner, method, subject_hash, detail, fields::text), ';')
+         FROM lienthong_audit.events",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    for i in 0..4 {
+        assert!(!stored.contains(&personal_id(i)), "raw personal ID stored");
+    }
+
+    // The audit topic carries the log's records, and the stage's own JSON events are not made.
+    let auditor = plain_consumer(&[audit_topic.as_str()]);
+    let mut published = Vec::new();
+    read_until(&auditor, &mut published, Duration::from_secs(30), |rs| {
+        rs.len() >= delivered
+    })
+    .await;
+    read_for(&auditor, &mut published, Duration::from_secs(2)).await;
+    assert_eq!(published.len(), delivered);
+    for (r, (seq, ..)) in published.iter().zip(&events) {
+        let text = String::from_utf8(r.payload.clone().unwrap()).unwrap();
+        for i in 0..4 {
+            assert!(!text.contains(&personal_id(i)), "raw personal ID in {text}");
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["seq"], *seq, "{text}");
+        assert_eq!(value["method"], topic.as_str());
+        assert!(value["hash"].is_string() && value["prev_hash"].is_string());
+        assert!(value.get("idempotency_key").is_none(), "one shape only");
+    }
+    let info = admin.cluster_info().await.unwrap();
+    assert!(
+        info.partitions_of(&unused_share_topic).is_none(),
+        "[share] audit_topic is unused while [audit] is enabled"
+    );
+
+    let status = stage.terminate().unwrap();
+    assert!(status.success(), "{}", stage.log());
+    let out = lienthong(
+        &["audit", "verify", "--config", config.to_str().unwrap()],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("audit log intact: {delivered} event(s)")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn policy_check_shows_what_a_partner_can_see() {
     let dir = tempfile::tempdir().unwrap();

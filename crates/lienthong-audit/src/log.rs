@@ -106,6 +106,11 @@ impl AuditLog {
         );
     }
 
+    /// The topic appended records are also published to, when there is one.
+    pub fn topic(&self) -> Option<&str> {
+        self.topic.as_ref().map(AuditTopic::topic)
+    }
+
     /// The keyed hash that stands for `personal_id` in the log (HMAC-SHA256, lowercase hex):
     /// for an auditor's "who read about this person".
     pub fn subject_hash(&self, personal_id: &str) -> String {

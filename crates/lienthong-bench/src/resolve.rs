@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use lienthong_datagen::{DatagenOptions, generate};
 use lienthong_proto::v1::resolve_service_client::ResolveServiceClient;
 use lienthong_proto::v1::{CodedValue, Date, Person, PersonName, Place, ResolveRequest, Sex};
-use lienthong_resolve::grpc::{ResolveApi, bind, serve};
+use lienthong_resolve::grpc::{ResolveApi, ServerAccess, bind, serve};
 use lienthong_resolve::matcher::{MatchStatus, Matcher, MatcherConfig};
 use lienthong_resolve::model::Model;
 use lienthong_resolve::reconcile::{ColumnMapping, prepare, read_csv, resolve_all};
@@ -241,6 +241,7 @@ pub async fn run(
     let server = tokio::spawn(serve(
         ResolveApi::new(resolver, provinces),
         listener,
+        ServerAccess::default(),
         Duration::from_secs(5),
         shutdown.clone(),
     ));

@@ -17,7 +17,6 @@ use lienthong_policy::{Entity, Grant, Policies, PolicySet};
 use lienthong_proto::v1 as pb;
 use lienthong_proto::v1::code_list_service_server::CodeListService;
 use lienthong_proto::v1::lookup_service_server::LookupService;
-use lienthong_proto::v1::resolve_service_client::ResolveServiceClient;
 use lienthong_proto::v1::resolve_service_server::ResolveService;
 use lienthong_runtime::Metrics;
 use lienthong_runtime::grpc::Credentials;
@@ -26,11 +25,11 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::audit::Auditor;
+use crate::resolver::ResolverClient;
 use crate::units::{self, UnitError, Units};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,7 +163,7 @@ struct Inner {
     policies: Arc<Policies>,
     auditor: Auditor,
     units: Units,
-    resolver: Option<ResolveServiceClient<Channel>>,
+    resolver: Option<ResolverClient>,
     max_page_size: u32,
     metrics: LookupMetrics,
 }
@@ -181,7 +180,7 @@ impl LookupApi {
         policies: Arc<Policies>,
         auditor: Auditor,
         units: Units,
-        resolver: Option<ResolveServiceClient<Channel>>,
+        resolver: Option<ResolverClient>,
         max_page_size: u32,
         metrics: LookupMetrics,
     ) -> Self {

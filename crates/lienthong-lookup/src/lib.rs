@@ -5,6 +5,7 @@
 pub mod api;
 pub mod audit;
 pub mod config;
+pub mod resolver;
 pub mod server;
 pub mod units;
 

@@ -47,7 +47,9 @@ pub enum FeedError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     Produce(#[from] ProduceError),
-    #[error("topic {0} does not exist: create it (lienthong topics create) before the resolver")]
+    #[error(
+        "topic {0} does not exist: create it (lienthong topics ensure {0}) before the resolver"
+    )]
     NoTopic(String),
     #[error("cannot write the index snapshot {path}: {source}")]
     Snapshot {

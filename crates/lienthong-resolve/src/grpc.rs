@@ -1,9 +1,14 @@
 //! `lienthong.v1.ResolveService` over gRPC, with the standard health service and server
 //! reflection (so `grpcurl` and other generic clients can call it without the `.proto` files).
 //!
-//! Status codes: INVALID_ARGUMENT (with the offending field in a `BadRequest` detail) for a
-//! request without a person; DEADLINE_EXCEEDED when the caller's deadline (or the configured
-//! default) passes; UNAVAILABLE while the server shuts down. A person that cannot be resolved
+//! TLS (with client certificates when `client_ca` is set) comes from the shared plumbing in
+//! [`lienthong_runtime::grpc`]; [`AllowedCallers`] stands in front of `ResolveService`, while
+//! health and reflection, which reveal nothing about people, stay open for probes and tools.
+//!
+//! Status codes: UNAUTHENTICATED for a caller the allow-list does not admit;
+//! INVALID_ARGUMENT (with the offending field in a `BadRequest` detail) for a request without a
+//! person; DEADLINE_EXCEEDED when the caller's deadline (or the configured default) passes;
+//! UNAVAILABLE while the server shuts down. A person that cannot be resolved
 //! is not an error: it answers OK with status INVALID_INPUT and the reason.
 
 use std::net::SocketAddr;
@@ -15,22 +20,21 @@ use futures::Stream;
 use lienthong_proto::v1::resolve_service_server::{ResolveService, ResolveServiceServer};
 use lienthong_proto::v1::{ResolveRequest, ResolveResponse};
 use lienthong_runtime::Shutdown;
+use lienthong_runtime::grpc::{self, GrpcTlsConfig};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
+use crate::callers::AllowedCallers;
 use crate::convert::{query_from_person, resolution_to_pb};
 use crate::record::ProvinceMap;
-use crate::service::Resolver;
+use crate::service::{ResolveConfig, Resolver};
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Setup(#[from] grpc::GrpcError),
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
     #[error("server reflection: {0}")]
@@ -116,23 +120,32 @@ impl ResolveService for ResolveApi {
 
 /// Binds `listen` (port 0 picks a free port) and returns the bound address with the listener.
 pub async fn bind(listen: SocketAddr) -> Result<(SocketAddr, tokio::net::TcpListener), GrpcError> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| GrpcError::Bind {
-            addr: listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| GrpcError::Bind {
-        addr: listen,
-        source,
-    })?;
-    Ok((addr, listener))
+    Ok(grpc::bind(listen).await?)
 }
 
-/// Serves `api` with health and reflection on `listener` until `shutdown`.
+/// How callers reach the service: TLS when configured, and who is let in.
+#[derive(Debug, Clone, Default)]
+pub struct ServerAccess {
+    pub tls: Option<GrpcTlsConfig>,
+    pub callers: AllowedCallers,
+}
+
+impl ServerAccess {
+    /// The access `[resolve]` configures.
+    pub fn from_config(config: &ResolveConfig) -> Self {
+        Self {
+            tls: config.tls.clone(),
+            callers: AllowedCallers::new(&config.allowed_callers, &config.allowed_token_sha256),
+        }
+    }
+}
+
+/// Serves `api` with health and reflection on `listener` until `shutdown`, with `access`'s TLS
+/// and allow-list.
 pub async fn serve(
     api: ResolveApi,
     listener: tokio::net::TcpListener,
+    access: ServerAccess,
     default_timeout: Duration,
     shutdown: Shutdown,
 ) -> Result<(), GrpcError> {
@@ -145,11 +158,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        .timeout(default_timeout)
+    grpc::server(access.tls.as_ref(), default_timeout)?
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(ResolveServiceServer::new(api))
+        .add_service(InterceptedService::new(
+            ResolveServiceServer::new(api),
+            access.callers,
+        ))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.cancelled().await;
             health

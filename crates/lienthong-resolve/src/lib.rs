@@ -24,10 +24,12 @@
 //! | [`register`] | loading the register from a CSV extract or a PostgreSQL query |
 //! | [`service`] | `[resolve]` configuration, the shared index + matcher, metrics |
 //! | [`feed`] | `population.v1` keeps the index live; snapshots with their topic positions |
-//! | [`grpc`] | `ResolveService` with health and reflection |
+//! | [`grpc`] | `ResolveService` with health and reflection, TLS when configured |
+//! | [`callers`] | who may call it: allowed certificate names and tokens |
 //! | [`stage`] | `canonical.*` → `resolved.*` and the review topic |
 //! | [`reconcile`] | batch reconciliation of a list and the reports for officials |
 
+pub mod callers;
 pub mod compare;
 pub mod convert;
 pub mod feed;

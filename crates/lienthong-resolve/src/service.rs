@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use lienthong_runtime::Metrics;
 use lienthong_runtime::config::{Problems, Validate};
+use lienthong_runtime::grpc::GrpcTlsConfig;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -51,6 +52,20 @@ pub struct ResolveConfig {
     /// gRPC `ResolveService` address.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Server TLS of the gRPC service, and the CAs of callers' client certificates (mutual
+    /// TLS). Without it the service speaks plaintext: for a trusted network or local use.
+    #[serde(default)]
+    pub tls: Option<GrpcTlsConfig>,
+    /// Who may call the gRPC service by client certificate: RFC 4514 subjects
+    /// (`CN=lienthong-lookup,O=Bo Noi vu,C=VN`) or DNS names of the certificate, compared as
+    /// partner policies compare them. Needs `tls.client_ca`. With this and
+    /// `allowed_token_sha256` both empty, every caller is served (a warning at start).
+    #[serde(default)]
+    pub allowed_callers: Vec<String>,
+    /// Who may call the gRPC service by bearer token: the SHA-256 (hex) of each token, never
+    /// the token. The lookup API sends its `[lookup] resolver_token`.
+    #[serde(default)]
+    pub allowed_token_sha256: Vec<String>,
     /// Longest a gRPC call may take when the caller sets no deadline.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
@@ -115,6 +130,9 @@ impl Default for ResolveConfig {
             snapshot_interval_s: default_snapshot_interval_s(),
             population_topic: default_population_topic(),
             listen: default_listen(),
+            tls: None,
+            allowed_callers: Vec::new(),
+            allowed_token_sha256: Vec::new(),
             request_timeout_ms: default_request_timeout_ms(),
             inputs: default_inputs(),
             review_topic: default_review_topic(),
@@ -136,6 +154,12 @@ impl Validate for ResolveConfig {
         if let Err(e) = self.matcher.validate() {
             problems.push("matcher", e.to_string());
         }
+        crate::callers::validate(
+            self.tls.as_ref(),
+            &self.allowed_callers,
+            &self.allowed_token_sha256,
+            problems,
+        );
         for input in &self.inputs {
             match input.as_str() {
                 "canonical.person.v1" | "canonical.civil_servant.v1" => {}

@@ -1,13 +1,15 @@
-//! What every gRPC server of lienthong shares: listening, TLS (with optional client
-//! certificates), the caller's credentials (certificate names, bearer token), and a server
-//! builder with the default deadline.
+//! What every gRPC server and client of lienthong shares: listening, TLS (with optional client
+//! certificates), the caller's credentials (certificate names, bearer token), a server builder
+//! with the default deadline, client TLS, and the file checks `lienthong validate` runs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, Server, ServerTlsConfig};
 use x509_cert::der::Decode as _;
 
 use crate::config::{Problems, Validate};
@@ -51,6 +53,50 @@ impl Validate for GrpcTlsConfig {
     }
 }
 
+/// TLS of a gRPC client (one lienthong service calling another): the CAs the server's
+/// certificate must chain to and, for a server that asks for one (mutual TLS), the client's own
+/// certificate. The server's URL must then be `https://`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcClientTlsConfig {
+    /// PEM bundle of the CAs the server's certificate must chain to (no system roots are
+    /// trusted: internal services have their own CA).
+    pub ca: PathBuf,
+    /// PEM certificate chain presented to the server (mutual TLS); with `key`.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The name the server's certificate must carry, when it is not the URL's host.
+    #[serde(default)]
+    pub domain: Option<String>,
+}
+
+impl Validate for GrpcClientTlsConfig {
+    fn validate(&self, problems: &mut Problems) {
+        for (field, path) in [
+            ("ca", Some(&self.ca)),
+            ("cert", self.cert.as_ref()),
+            ("key", self.key.as_ref()),
+        ] {
+            if let Some(path) = path
+                && !path.is_file()
+            {
+                problems.push(field, format!("{} is not a readable file", path.display()));
+            }
+        }
+        match (&self.cert, &self.key) {
+            (Some(_), None) => problems.push("key", "cert needs its key"),
+            (None, Some(_)) => problems.push("cert", "key needs its cert"),
+            _ => {}
+        }
+        if self.domain.as_deref().is_some_and(str::is_empty) {
+            problems.push("domain", "must not be empty when set");
+        }
+    }
+}
+
 /// The TLS settings could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcError {
@@ -59,6 +105,14 @@ pub enum GrpcError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    Pem { path: PathBuf, reason: String },
+    #[error("{cert} and {key} do not belong together: {reason}")]
+    KeyMismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        reason: String,
     },
     #[error("TLS: {0}")]
     Tls(#[source] tonic::transport::Error),
@@ -87,6 +141,107 @@ pub fn server_tls(config: &GrpcTlsConfig) -> Result<ServerTlsConfig, GrpcError> 
             .client_auth_optional(!config.require_client_certificate);
     }
     Ok(tls)
+}
+
+/// The tonic TLS settings of a client.
+pub fn client_tls(config: &GrpcClientTlsConfig) -> Result<ClientTlsConfig, GrpcError> {
+    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(&config.ca)?));
+    if let (Some(cert), Some(key)) = (&config.cert, &config.key) {
+        tls = tls.identity(Identity::from_pem(read(cert)?, read(key)?));
+    }
+    if let Some(domain) = &config.domain {
+        tls = tls.domain_name(domain.clone());
+    }
+    Ok(tls)
+}
+
+/// Checks a server's TLS files without serving: the certificate chain and the key parse as
+/// PEM and belong together, and the client CAs parse. Returns what an operator wants to see:
+/// the certificate's names and whether client certificates are asked for.
+pub fn check_server_tls(config: &GrpcTlsConfig) -> Result<String, GrpcError> {
+    let names = check_identity(&config.cert, &config.key)?;
+    let clients = match &config.client_ca {
+        None => "no client certificates".to_owned(),
+        Some(ca) => format!(
+            "client certificates {} ({} CA(s))",
+            if config.require_client_certificate {
+                "required"
+            } else {
+                "optional"
+            },
+            check_ca_bundle(ca)?
+        ),
+    };
+    Ok(format!("certificate {}; {clients}", names.join(", ")))
+}
+
+/// Checks a client's TLS files without connecting: the CA bundle and, when set, the client
+/// certificate and its key.
+pub fn check_client_tls(config: &GrpcClientTlsConfig) -> Result<String, GrpcError> {
+    let cas = check_ca_bundle(&config.ca)?;
+    let identity = match (&config.cert, &config.key) {
+        (Some(cert), Some(key)) => {
+            format!(
+                "client certificate {}",
+                check_identity(cert, key)?.join(", ")
+            )
+        }
+        _ => "no client certificate".to_owned(),
+    };
+    Ok(format!("{cas} CA(s); {identity}"))
+}
+
+fn pem_certificates(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, GrpcError> {
+    let pem_error = |reason: String| GrpcError::Pem {
+        path: path.clone(),
+        reason,
+    };
+    let certificates = CertificateDer::pem_slice_iter(&read(path)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| pem_error(format!("not PEM: {e}")))?;
+    if certificates.is_empty() {
+        return Err(pem_error("holds no PEM CERTIFICATE block".to_owned()));
+    }
+    Ok(certificates)
+}
+
+/// The names of the certificate chain at `cert`, once `key` is known to be its key.
+fn check_identity(cert: &PathBuf, key: &PathBuf) -> Result<Vec<String>, GrpcError> {
+    let chain = pem_certificates(cert)?;
+    let private_key = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| GrpcError::Pem {
+        path: key.clone(),
+        reason: format!("holds no PEM private key: {e}"),
+    })?;
+    let names = certificate_names(chain[0].as_ref());
+    if names.is_empty() {
+        return Err(GrpcError::Pem {
+            path: cert.clone(),
+            reason: "its first certificate is not an X.509 certificate".to_owned(),
+        });
+    }
+    rustls::sign::CertifiedKey::from_der(
+        chain,
+        private_key,
+        &rustls::crypto::ring::default_provider(),
+    )
+    .map_err(|e| GrpcError::KeyMismatch {
+        cert: cert.clone(),
+        key: key.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(names)
+}
+
+/// How many CA certificates the bundle at `path` holds; each must be usable as a trust anchor.
+fn check_ca_bundle(path: &PathBuf) -> Result<usize, GrpcError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in pem_certificates(path)? {
+        roots.add(certificate).map_err(|e| GrpcError::Pem {
+            path: path.clone(),
+            reason: format!("a certificate is not usable as a CA: {e}"),
+        })?;
+    }
+    Ok(roots.len())
 }
 
 /// A server builder with the default deadline (applied when the caller sets none) and TLS when
@@ -224,6 +379,111 @@ mod tests {
             .metadata_mut()
             .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
         assert!(Credentials::of(&request).is_empty());
+    }
+
+    /// A self-signed CA in `dir` that issues certificates for `names`, as PEM files.
+    struct TestCa {
+        dir: PathBuf,
+        ca: PathBuf,
+        issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    }
+
+    impl TestCa {
+        fn new(dir: &std::path::Path) -> Self {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, "test CA");
+            let key = rcgen::KeyPair::generate().unwrap();
+            let ca = dir.join("ca.pem");
+            std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+            Self {
+                dir: dir.to_path_buf(),
+                ca,
+                issuer: rcgen::Issuer::new(params, key),
+            }
+        }
+
+        fn issue(&self, file: &str, name: &str) -> (PathBuf, PathBuf) {
+            let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.signed_by(&key, &self.issuer).unwrap();
+            let (cert_file, key_file) = (
+                self.dir.join(format!("{file}.pem")),
+                self.dir.join(format!("{file}.key")),
+            );
+            std::fs::write(&cert_file, cert.pem()).unwrap();
+            std::fs::write(&key_file, key.serialize_pem()).unwrap();
+            (cert_file, key_file)
+        }
+    }
+
+    #[test]
+    fn tls_files_are_checked_for_pem_and_a_matching_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = TestCa::new(dir.path());
+        let (cert, key) = ca.issue("server", "resolve.lienthong.internal");
+        let (_, other_key) = ca.issue("other", "other.lienthong.internal");
+        let mut config = GrpcTlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: Some(ca.ca.clone()),
+            require_client_certificate: true,
+        };
+        let summary = check_server_tls(&config).unwrap();
+        assert!(summary.contains("resolve.lienthong.internal"), "{summary}");
+        assert!(summary.contains("required (1 CA(s))"), "{summary}");
+
+        config.key = other_key.clone();
+        assert!(matches!(
+            check_server_tls(&config),
+            Err(GrpcError::KeyMismatch { .. })
+        ));
+        config.key = cert.clone();
+        let error = check_server_tls(&config).unwrap_err();
+        assert!(matches!(error, GrpcError::Pem { .. }), "{error}");
+        assert!(error.to_string().contains("private key"), "{error}");
+        config.key = key.clone();
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        config.client_ca = Some(garbage.clone());
+        let error = check_server_tls(&config).unwrap_err();
+        assert!(error.to_string().contains("no PEM CERTIFICATE"), "{error}");
+        config.client_ca = None;
+        config.cert = dir.path().join("missing.pem");
+        assert!(matches!(
+            check_server_tls(&config),
+            Err(GrpcError::Read { .. })
+        ));
+
+        let (client_cert, client_key) = ca.issue("client", "lookup.lienthong.internal");
+        let mut client = GrpcClientTlsConfig {
+            ca: ca.ca.clone(),
+            cert: Some(client_cert),
+            key: Some(client_key),
+            domain: None,
+        };
+        let summary = check_client_tls(&client).unwrap();
+        assert!(summary.contains("lookup.lienthong.internal"), "{summary}");
+        client.key = Some(other_key);
+        assert!(check_client_tls(&client).is_err());
+        client.ca = garbage;
+        assert!(check_client_tls(&client).is_err());
+    }
+
+    #[test]
+    fn client_tls_needs_a_cert_with_its_key() {
+        let config = GrpcClientTlsConfig {
+            ca: "/nonexistent/ca.pem".into(),
+            cert: Some("/nonexistent/client.pem".into()),
+            key: None,
+            domain: Some(String::new()),
+        };
+        let mut problems = Problems::new();
+        config.validate(&mut problems);
+        let fields: Vec<_> = problems.iter().map(|p| p.field.clone()).collect();
+        assert_eq!(fields, ["ca", "cert", "key", "domain"]);
     }
 
     #[test]

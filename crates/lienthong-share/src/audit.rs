@@ -1,8 +1,11 @@
 //! Every partner-topic record is audited: which partner received what about whom, when, for
-//! which purpose. [`AuditSink`] is where the events go; [`KafkaAuditSink`] publishes them to the
-//! audit topic as JSON.
+//! which purpose. [`AuditSink`] is where the events go: [`AuditLogSink`] appends them to the
+//! hash-chained audit log (`[audit]` enabled), which also publishes each appended record to the
+//! audit topic; [`KafkaAuditSink`] only publishes them to the audit topic as JSON (`[audit]`
+//! disabled). One process uses one of the two, so the audit topic carries one shape of event.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
@@ -133,6 +136,8 @@ pub enum AuditError {
     Refused(String),
     #[error(transparent)]
     Produce(#[from] ProduceError),
+    #[error(transparent)]
+    Log(#[from] lienthong_audit::AuditError),
 }
 
 impl Classify for AuditError {
@@ -145,6 +150,12 @@ impl Classify for AuditError {
                 // as shared.
                 ErrorClass::DeadLetter { .. } => {
                     ErrorClass::operator(format!("the audit topic refuses events: {e}"))
+                }
+                other => other,
+            },
+            Self::Log(e) => match e.class() {
+                ErrorClass::DeadLetter { .. } => {
+                    ErrorClass::operator(format!("the audit log refuses events: {e}"))
                 }
                 other => other,
             },
@@ -163,6 +174,60 @@ impl Classify for AuditError {
 /// must never store or publish `subject` as it is.
 pub trait AuditSink: Send + Sync + fmt::Debug {
     fn record(&self, events: Vec<ShareAudit>) -> BoxFuture<'_, Result<(), AuditError>>;
+
+    /// The Kafka topic the sink publishes to, if any: the stage creates it with its own.
+    fn publishes_to(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Appends audit events to the hash-chained audit log ([`lienthong_audit::AuditLog`]), which
+/// publishes every appended record to the audit topic too when one is configured.
+///
+/// Each delivery becomes one [`AuditEvent`](lienthong_audit::AuditEvent): the partner; as
+/// method the partner topic (`share.<partner>.<entity>.v1`); as subject the personal ID, which
+/// the log replaces by its keyed hash; the granted fields; the policy's purpose; result
+/// `delivered`; and as detail `delivery <keyed hash of the idempotency key>`, so that an
+/// auditor tells a redelivered record (same hash, see [`AuditSink`]) from a second delivery
+/// without the key, which may hold source identifiers, appearing in the clear. The events of a
+/// call are appended as one transaction, in order.
+#[derive(Debug, Clone)]
+pub struct AuditLogSink {
+    log: Arc<lienthong_audit::AuditLog>,
+}
+
+impl AuditLogSink {
+    pub fn new(log: Arc<lienthong_audit::AuditLog>) -> Self {
+        Self { log }
+    }
+
+    /// The log's event for `event`.
+    pub fn event(&self, event: ShareAudit) -> lienthong_audit::AuditEvent {
+        lienthong_audit::AuditEvent {
+            detail: format!("delivery {}", self.log.subject_hash(&event.idempotency_key)),
+            partner: event.partner,
+            method: event.topic,
+            subject: event.subject.map(|id| id.0),
+            fields: event.fields,
+            purpose: event.purpose,
+            result: event.result.as_str().to_string(),
+            at: event.time,
+        }
+    }
+}
+
+impl AuditSink for AuditLogSink {
+    fn record(&self, events: Vec<ShareAudit>) -> BoxFuture<'_, Result<(), AuditError>> {
+        Box::pin(async move {
+            let events = events.into_iter().map(|e| self.event(e)).collect();
+            self.log.append(events).await?;
+            Ok(())
+        })
+    }
+
+    fn publishes_to(&self) -> Option<&str> {
+        self.log.topic()
+    }
 }
 
 /// Publishes audit events to a Kafka topic as JSON, one record per event, keyed by partner (so
@@ -191,6 +256,10 @@ impl KafkaAuditSink {
 }
 
 impl AuditSink for KafkaAuditSink {
+    fn publishes_to(&self) -> Option<&str> {
+        Some(&self.topic)
+    }
+
     fn record(&self, events: Vec<ShareAudit>) -> BoxFuture<'_, Result<(), AuditError>> {
         Box::pin(async move {
             let mut pending = Vec::with_capacity(events.len());

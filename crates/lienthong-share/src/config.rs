@@ -14,7 +14,9 @@ pub struct ShareConfig {
     /// The topic each entity is read from.
     #[serde(default)]
     pub inputs: ShareInputs,
-    /// Where the default audit sink publishes one JSON event per partner-topic record.
+    /// Where one JSON event per partner-topic record is published while `[audit]` is disabled.
+    /// With `[audit]` enabled the events go to the audit log instead, and from it to
+    /// `[audit] topic`; this setting is then unused.
     #[serde(default = "default_audit_topic")]
     pub audit_topic: String,
     /// Input records projected together: the policies in force are taken once per batch, and

@@ -11,7 +11,9 @@ pub mod config;
 pub mod project;
 pub mod stage;
 
-pub use audit::{AuditError, AuditSink, KafkaAuditSink, PersonalId, ShareAudit, ShareResult};
+pub use audit::{
+    AuditError, AuditLogSink, AuditSink, KafkaAuditSink, PersonalId, ShareAudit, ShareResult,
+};
 pub use config::{ShareConfig, ShareInputs};
 pub use project::{PartnerRecord, Projection, project};
 pub use stage::{STAGE, ShareError, ShareMetrics, ShareStage};

@@ -242,7 +242,7 @@ impl ShareStage {
         let dead_letters = dead_letter_topic(STAGE);
         let mut topics = inputs.clone();
         topics.push(&dead_letters);
-        topics.push(&self.config.audit_topic);
+        topics.extend(self.audit.publishes_to());
         admin.ensure_topics(&topics).await?;
         let mut set = self.policies.current();
         let mut ensured = BTreeSet::new();

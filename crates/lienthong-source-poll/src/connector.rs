@@ -847,7 +847,8 @@ impl Poller {
         let headers = RecordHeaders::with_idempotency_key(idempotency_key)
             .source_position(position_text)
             .schema_version(publish.event.schema_version.to_string())
-            .protobuf("ChangeEvent");
+            .protobuf("ChangeEvent")
+            .start_trace(&table.topic);
         pending.push(
             self.producer
                 .enqueue(OutboundRecord {

@@ -755,7 +755,8 @@ impl<K: KeyLookup> StreamProcessor<K> {
         let headers = RecordHeaders::with_idempotency_key(held.idempotency_key.clone())
             .source_position(held.position_text.clone())
             .schema_version(held.event.schema_version.to_string())
-            .protobuf("ChangeEvent");
+            .protobuf("ChangeEvent")
+            .start_trace(&held.table.topic);
         let delivery = self
             .producer
             .enqueue(OutboundRecord {

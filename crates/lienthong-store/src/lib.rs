@@ -8,6 +8,7 @@
 //! | [`entity`] | the five entities: names, default topics, messages |
 //! | [`version`] | what is written: versions and their query columns, register links (pure) |
 //! | [`store`] | [`Store`]: migrations, the idempotent batch write path, the queries |
+//! | [`quality`] | the six criteria over the current records: passes, flags, match outcomes |
 //! | [`query`] | the answers' shapes, search pages and their tokens (pure) |
 //! | [`stage`] | `lienthong store`: consume, write in batches, dead-letter, commit, lag |
 //! | [`config`] | `[store]` |
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod entity;
 pub mod error;
+pub mod quality;
 pub mod query;
 pub mod stage;
 pub mod store;
@@ -27,6 +29,7 @@ pub mod version;
 pub use config::{StoreConfig, StoreTopics};
 pub use entity::Entity;
 pub use error::StoreError;
+pub use quality::{EntityQuality, QualitySummary};
 pub use query::{
     CivilServantPage, CivilServantQuery, CivilServantView, PersonView, StoredRecord, StoredVersion,
     Subject,

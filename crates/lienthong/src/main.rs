@@ -93,9 +93,22 @@ enum Command {
     /// servants, administrative units and code lists from the store, identity resolution through
     /// the resolver; callers authenticated by client certificate or token, answers filtered by
     /// their sharing policy, every call audited. Runs until SIGINT/SIGTERM.
-    Lookup {
+    Lookup(LookupArgs),
+    /// Run every configured service in one process from one config — connectors, translator,
+    /// resolver, sink, store, partner topics, lookup API — sharing one health and metrics
+    /// endpoint. For a laptop, the demo and small installations; in production run each
+    /// service as its own process. When one service stops with an error the others stop too.
+    /// Runs until SIGINT/SIGTERM.
+    Dev(DevArgs),
+    /// Summarise the quality of the master data in the store against the six criteria (đúng,
+    /// đủ, sạch, sống, thống nhất, dùng chung): per entity the share of current records passing
+    /// each, how people matched the population register, and the most frequent flags.
+    Quality {
         #[command(flatten)]
         config: ConfigArg,
+        /// Print the counts as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Partner sharing policies.
     #[command(subcommand)]
@@ -175,6 +188,36 @@ struct SourcePostgresArgs {
     /// Run only these source ids (default: every `[source_postgres.<id>]`).
     #[arg(long = "source", value_name = "ID")]
     sources: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct LookupArgs {
+    #[command(subcommand)]
+    command: Option<LookupCommand>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum LookupCommand {
+    /// Call a lookup API once as a partner (token or client certificate) and print the answer
+    /// as protobuf JSON: a person, a civil servant or an administrative unit. Exit status: 0
+    /// answered, 1 refused or not found (the gRPC status is printed), 2 bad arguments.
+    Get(commands::lookup_get::GetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DevArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Run only these services (each must be configured). Default: every service the config
+    /// gives something to do.
+    #[arg(long = "service", value_name = "NAME", value_delimiter = ',')]
+    services: Vec<commands::dev::Service>,
+    /// Leave these services out.
+    #[arg(long = "skip", value_name = "NAME", value_delimiter = ',')]
+    skip: Vec<commands::dev::Service>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -405,11 +448,20 @@ async fn run(cli: Cli) -> ExitCode {
         Command::SourcePoll(args) => {
             commands::source_poll::run(args.config.config.as_deref(), &args.sources).await
         }
+        Command::Dev(args) => {
+            commands::dev::run(args.config.config.as_deref(), &args.services, &args.skip).await
+        }
+        Command::Quality { config, json } => {
+            commands::quality::run(config.config.as_deref(), json).await
+        }
         Command::Translate { config } => commands::translate::run(config.config.as_deref()).await,
         Command::Sink { config } => commands::sink::run(config.config.as_deref()).await,
         Command::Share { config } => commands::share::run(config.config.as_deref()).await,
         Command::Store { config } => commands::store::run(config.config.as_deref()).await,
-        Command::Lookup { config } => commands::lookup::run(config.config.as_deref()).await,
+        Command::Lookup(args) => match args.command {
+            None => commands::lookup::run(args.config.config.as_deref()).await,
+            Some(LookupCommand::Get(get)) => commands::lookup_get::run(get).await,
+        },
         Command::Policy(PolicyCommand::Check {
             config,
             partner,

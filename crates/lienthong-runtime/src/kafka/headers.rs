@@ -65,6 +65,17 @@ impl RecordHeaders {
         propagator.inject_context(&context, &mut TraceInjector(self));
     }
 
+    /// Starts the trace of a record that begins one — a change a connector captured: a root
+    /// span of its own (`change`, with the topic), whose context the headers carry. Every record
+    /// derived from this one downstream continues this trace, so one change is one trace from
+    /// its capture to its delivery. Sampling follows `[telemetry] trace_sample_ratio`.
+    pub fn start_trace(mut self, topic: &str) -> Self {
+        let span = tracing::info_span!(parent: None, "change", topic = topic);
+        let context = span.context();
+        TraceContextPropagator::new().inject_context(&context, &mut TraceInjector(&mut self));
+        self
+    }
+
     /// The OpenTelemetry context these headers carry (empty when they carry none).
     pub fn trace_context(&self) -> opentelemetry::Context {
         TraceContextPropagator::new().extract(&TraceExtractor(self))

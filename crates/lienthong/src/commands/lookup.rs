@@ -2,18 +2,16 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use lienthong_audit::{AuditLog, AuditTopic};
-use lienthong_lookup::server::serve;
+use lienthong_lookup::server::serve as serve_grpc;
 use lienthong_lookup::units::Units;
 use lienthong_lookup::{Auditor, LookupApi, LookupMetrics};
-use lienthong_policy::Policies;
-use lienthong_proto::v1::resolve_service_client::ResolveServiceClient;
 use lienthong_runtime::grpc::bind;
-use lienthong_runtime::kafka::{EventProducer, TopicAdmin};
 use lienthong_runtime::service::ServiceRuntime;
+
+use super::Shared;
+use crate::config::LienthongConfig;
 use lienthong_store::Store;
 use lienthong_translate::codelist::CodeLists;
 
@@ -21,6 +19,16 @@ use super::{exit_config, exit_dependency};
 
 pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
+    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, &Shared::default()).await
+}
+
+/// Runs the stage with `service`'s telemetry, metrics, health and shutdown until shutdown.
+pub async fn serve(
+    cfg: &LienthongConfig,
+    service: &ServiceRuntime,
+    shared: &Shared,
+) -> anyhow::Result<ExitCode> {
     let lookup = cfg.lookup.clone();
     if !cfg.audit.enabled {
         eprintln!(
@@ -28,7 +36,7 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         );
         return Ok(exit_config());
     }
-    let (Some(store_db), Some(audit_db)) = (
+    let (Some(store_db), Some(_)) = (
         cfg.databases.get(&lookup.database),
         cfg.databases.get(&cfg.audit.database),
     ) else {
@@ -45,29 +53,31 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
             return Ok(exit_config());
         }
     };
-    let policies = match Policies::from_config(&cfg.policy) {
-        Ok(policies) => Arc::new(policies),
+    let policies = match shared.policies(cfg, service) {
+        Ok(policies) => policies,
         Err(e) => {
             eprintln!("error: sharing policies: {e}");
             return Ok(exit_config());
         }
     };
-    let resolver = match &lookup.resolver {
-        None => None,
-        Some(url) => match tonic::transport::Endpoint::from_shared(url.clone()) {
-            Ok(endpoint) => Some(ResolveServiceClient::new(
-                endpoint
-                    .connect_timeout(Duration::from_secs(5))
-                    .connect_lazy(),
-            )),
-            Err(e) => {
-                eprintln!("error: [lookup] resolver {url}: {e}");
-                return Ok(exit_config());
-            }
-        },
+    let resolver = match lienthong_lookup::resolver::connect(&lookup) {
+        Ok(resolver) => resolver,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit_config());
+        }
     };
+    if lookup
+        .resolver
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http://"))
+        && !lookup.resolver_token.expose().is_empty()
+    {
+        tracing::warn!(
+            "[lookup] resolver is http://: resolver_token travels in the clear; use https:// with resolver_tls outside local use"
+        );
+    }
 
-    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
     let readiness = service.health.component("lookup");
     readiness.not_ready("connecting to the store and the audit log");
     let store = match Store::connect(store_db.url.expose(), lookup.max_connections).await {
@@ -77,31 +87,14 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
             return Ok(exit_dependency());
         }
     };
-    let topic = if cfg.audit.topic.is_empty() {
-        None
-    } else {
-        let admin = TopicAdmin::new(&cfg.kafka)?;
-        if let Err(e) = admin.ensure_topics(&[cfg.audit.topic.as_str()]).await {
-            eprintln!("error: audit topic {}: {e}", cfg.audit.topic);
-            return Ok(exit_dependency());
-        }
-        let producer =
-            EventProducer::new(&cfg.kafka, "lookup-audit", service.kafka_metrics.clone())?;
-        Some(AuditTopic::new(producer, cfg.audit.topic.clone()))
-    };
-    let log = match AuditLog::connect(audit_db.url.expose(), cfg.audit.subject_key.expose(), topic)
-        .await
-    {
+    let log = match shared.audit_log(cfg, service).await {
         Ok(log) => log,
         Err(e) => {
-            eprintln!("error: audit log: {e}");
+            eprintln!("error: {e:#}");
             return Ok(exit_dependency());
         }
     };
-    log.register_metrics(&service.metrics);
-    policies.register_metrics(&service.metrics);
-    let reload = policies.spawn_reload(service.shutdown.clone());
-    let (auditor, appender) = Auditor::spawn(Arc::new(log));
+    let (auditor, appender) = Auditor::spawn(log);
     let api = LookupApi::new(
         store,
         policies.clone(),
@@ -128,7 +121,7 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         );
     }
     readiness.ready();
-    let served = serve(
+    let served = serve_grpc(
         api,
         listener,
         lookup.tls.as_ref(),
@@ -137,7 +130,7 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     )
     .await;
     service.shutdown.trigger();
-    let _ = reload.await;
+    shared.finish().await;
     // The server has dropped every handle to the appender: it writes what it holds and ends.
     let _ = appender.await;
     match served {

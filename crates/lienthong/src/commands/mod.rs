@@ -4,16 +4,22 @@ use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
+use lienthong_policy::Policies;
 use lienthong_runtime::Shutdown;
+use lienthong_runtime::service::ServiceRuntime;
 
 pub mod audit;
 pub mod config;
 pub mod datagen;
+pub mod dev;
 pub mod lookup;
+pub mod lookup_get;
 pub mod mapping;
 pub mod platform_sim;
 pub mod policy;
+pub mod quality;
 pub mod resolve;
 pub mod schema;
 pub mod share;
@@ -91,5 +97,61 @@ pub async fn run_sources<E: Display>(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What the services of one process share: one [`ServiceRuntime`] (telemetry, metrics, health,
+/// shutdown) and the sharing policies, loaded, registered in the metrics and watched for
+/// changes once however many services use them (`lienthong dev` runs `share` and `lookup`
+/// together).
+#[derive(Debug, Default)]
+pub struct Shared {
+    policies: Mutex<Option<Arc<Policies>>>,
+    reloads: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    audit_log: tokio::sync::OnceCell<Arc<lienthong_audit::AuditLog>>,
+}
+
+impl Shared {
+    /// The `[policy] dir` policies, loaded on first use.
+    pub fn policies(
+        &self,
+        cfg: &crate::config::LienthongConfig,
+        service: &ServiceRuntime,
+    ) -> Result<Arc<Policies>, lienthong_policy::PolicyError> {
+        let mut slot = self.policies.lock().expect("policies lock");
+        if let Some(policies) = slot.as_ref() {
+            return Ok(policies.clone());
+        }
+        let policies = Arc::new(Policies::from_config(&cfg.policy)?);
+        policies.register_metrics(&service.metrics);
+        let reload = policies.spawn_reload(service.shutdown.clone());
+        self.reloads.lock().expect("reloads lock").push(reload);
+        *slot = Some(policies.clone());
+        Ok(policies)
+    }
+
+    /// The `[audit]` log, connected (and its metrics registered) on first use: `lookup` and
+    /// `share` append to one log through one pool however many of them run.
+    pub async fn audit_log(
+        &self,
+        cfg: &crate::config::LienthongConfig,
+        service: &ServiceRuntime,
+    ) -> anyhow::Result<Arc<lienthong_audit::AuditLog>> {
+        self.audit_log
+            .get_or_try_init(|| async {
+                let log = audit::open_log(cfg, service).await?;
+                log.register_metrics(&service.metrics);
+                Ok(Arc::new(log))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Waits for the background tasks once the shutdown was triggered.
+    pub async fn finish(&self) {
+        let reloads = std::mem::take(&mut *self.reloads.lock().expect("reloads lock"));
+        for reload in reloads {
+            let _ = reload.await;
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use lienthong_resolve::feed::{Feed, FeedPositions, read_snapshot};
-use lienthong_resolve::grpc::{ResolveApi, bind, serve};
+use lienthong_resolve::grpc::{ResolveApi, ServerAccess, bind, serve as serve_grpc};
 use lienthong_resolve::index::PopulationIndex;
 use lienthong_resolve::matcher::Matcher;
 use lienthong_resolve::model::{Model, ModelParams, probability_from_weight};
@@ -90,16 +90,23 @@ fn report_load(report: &LoadReport, took: Duration) {
 }
 
 /// What `lienthong validate` checks of `[resolve]` when the resolver is configured (a model,
-/// a snapshot or a register source): the province map, the model file, the register extract's
-/// columns or the snapshot's readability. `(passed, line)` per check.
+/// a snapshot, a register source or TLS): the TLS files, the province map, the model file, the
+/// register extract's columns or the snapshot's readability. `(passed, line)` per check.
 pub fn checks(config: &ResolveConfig) -> Vec<(bool, String)> {
+    let mut out = Vec::new();
+    if let Some(tls) = &config.tls {
+        match lienthong_runtime::grpc::check_server_tls(tls) {
+            Ok(summary) => out.push((true, format!("tls: {summary}"))),
+            Err(e) => out.push((false, format!("tls: {e}"))),
+        }
+    }
     let configured = config.model.is_some()
         || config.snapshot.is_some()
-        || config.register != RegisterSource::None;
+        || config.register != RegisterSource::None
+        || config.tls.is_some();
     if !configured {
-        return Vec::new();
+        return out;
     }
-    let mut out = Vec::new();
     match load_province_map(&config.codelists) {
         Ok(map) => out.push((
             true,
@@ -147,6 +154,16 @@ pub fn checks(config: &ResolveConfig) -> Vec<(bool, String)> {
 /// `lienthong resolve`: gRPC, the stream stage and the register feed in one process.
 pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
+    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, &super::Shared::default()).await
+}
+
+/// Runs the resolver with `service`'s telemetry, metrics, health and shutdown until shutdown.
+pub async fn serve(
+    cfg: &crate::config::LienthongConfig,
+    service: &ServiceRuntime,
+    _shared: &super::Shared,
+) -> anyhow::Result<ExitCode> {
     let resolve = cfg.resolve.clone();
     let provinces = match load_province_map(&resolve.codelists) {
         Ok(map) => map,
@@ -155,7 +172,6 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
             return Ok(exit_config());
         }
     };
-    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
     let readiness = service.health.component("resolve");
     readiness.not_ready("loading the register");
     let (index, mut positions) = match load_index(&resolve, &cfg.databases, &provinces).await {
@@ -180,12 +196,30 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let matcher = Matcher::new(model, resolve.matcher.clone())?;
     let resolver = Resolver::new(index, matcher, ResolveMetrics::register(&service.metrics));
 
+    let access = ServerAccess::from_config(&resolve);
+    if access.callers.is_open() {
+        tracing::warn!(
+            "[resolve] admits every caller: list allowed_callers or allowed_token_sha256 outside local use"
+        );
+    }
+    if resolve.tls.is_none() {
+        tracing::warn!(
+            "[resolve] has no tls: register data and tokens travel in the clear; configure tls outside local use"
+        );
+    }
     let (addr, listener) = bind(resolve.listen).await?;
     println!("grpc listening on {addr}");
+    tracing::info!(
+        tls = resolve.tls.is_some(),
+        allowed_callers = resolve.allowed_callers.len(),
+        allowed_tokens = resolve.allowed_token_sha256.len(),
+        "resolver gRPC access"
+    );
     let shutdown = service.shutdown.clone();
-    let grpc = tokio::spawn(serve(
+    let grpc = tokio::spawn(serve_grpc(
         ResolveApi::new(resolver.clone(), provinces.clone()),
         listener,
+        access,
         Duration::from_millis(resolve.request_timeout_ms),
         shutdown.clone(),
     ));

@@ -8,8 +8,19 @@ use lienthong_source_mysql::{MysqlSource, SourceContext};
 
 pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
-    let selected = super::select_sources(&cfg.source_mysql, only, "source_mysql")?;
+    super::select_sources(&cfg.source_mysql, only, "source_mysql")?;
     let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, only).await
+}
+
+/// Runs the sources named by `only` (all when empty) with `service`'s telemetry, metrics,
+/// health and shutdown until shutdown or until one needs an operator.
+pub async fn serve(
+    cfg: &crate::config::LienthongConfig,
+    service: &ServiceRuntime,
+    only: &[String],
+) -> anyhow::Result<ExitCode> {
+    let selected = super::select_sources(&cfg.source_mysql, only, "source_mysql")?;
     let sources: Vec<(&String, MysqlSource)> = selected
         .into_iter()
         .map(|(id, source_cfg)| {

@@ -8,8 +8,19 @@ use lienthong_source_poll::{PollSource, SourceContext};
 
 pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
-    let selected = super::select_sources(&cfg.source_poll, only, "source_poll")?;
+    super::select_sources(&cfg.source_poll, only, "source_poll")?;
     let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, only).await
+}
+
+/// Runs the sources named by `only` (all when empty) with `service`'s telemetry, metrics,
+/// health and shutdown until shutdown or until one needs an operator.
+pub async fn serve(
+    cfg: &crate::config::LienthongConfig,
+    service: &ServiceRuntime,
+    only: &[String],
+) -> anyhow::Result<ExitCode> {
+    let selected = super::select_sources(&cfg.source_poll, only, "source_poll")?;
     let sources: Vec<(&String, PollSource)> = selected
         .into_iter()
         .map(|(id, source_cfg)| {

@@ -8,8 +8,19 @@ use lienthong_source_postgres::{PostgresSource, SourceContext};
 
 pub async fn run(file: Option<&Path>, only: &[String]) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
-    let selected = super::select_sources(&cfg.source_postgres, only, "source_postgres")?;
+    super::select_sources(&cfg.source_postgres, only, "source_postgres")?;
     let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, only).await
+}
+
+/// Runs the sources named by `only` (all when empty) with `service`'s telemetry, metrics,
+/// health and shutdown until shutdown or until one needs an operator.
+pub async fn serve(
+    cfg: &crate::config::LienthongConfig,
+    service: &ServiceRuntime,
+    only: &[String],
+) -> anyhow::Result<ExitCode> {
+    let selected = super::select_sources(&cfg.source_postgres, only, "source_postgres")?;
     let mut tasks = tokio::task::JoinSet::new();
     for (id, source_cfg) in selected {
         let db = &cfg.databases[&source_cfg.database];

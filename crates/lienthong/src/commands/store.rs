@@ -4,12 +4,25 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lienthong_runtime::service::ServiceRuntime;
+
+use super::Shared;
+use crate::config::LienthongConfig;
 use lienthong_store::StoreStage;
 
 use super::exit_config;
 
 pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cfg = crate::config::load(file)?;
+    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
+    serve(&cfg, &service, &Shared::default()).await
+}
+
+/// Runs the stage with `service`'s telemetry, metrics, health and shutdown until shutdown.
+pub async fn serve(
+    cfg: &LienthongConfig,
+    service: &ServiceRuntime,
+    _shared: &Shared,
+) -> anyhow::Result<ExitCode> {
     // The configuration was validated: a database named here is a PostgreSQL entry.
     let Some(database) = cfg
         .store
@@ -22,7 +35,6 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         );
         return Ok(exit_config());
     };
-    let service = ServiceRuntime::start(&cfg.telemetry, &cfg.health).await?;
     tracing::info!(database = %database.display_url(), "store database");
     let stage = StoreStage::new(
         cfg.store.clone(),

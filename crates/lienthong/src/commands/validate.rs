@@ -1,11 +1,16 @@
 //! `lienthong validate`: load the configuration, then reach every dependency it names without
 //! moving data. Each check prints one line; the exit status says whether all passed.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use lienthong_runtime::database;
+use lienthong_policy::Policies;
+use lienthong_runtime::database::{self, DatabaseKind};
+use lienthong_runtime::grpc;
 use lienthong_runtime::kafka::TopicAdmin;
+
+use crate::config::LienthongConfig;
 
 use super::{exit_config, exit_dependency};
 
@@ -42,8 +47,11 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         },
     }
 
+    // Which databases answered, for the sections that name them.
+    let mut reachable = BTreeMap::new();
     for (name, db) in &cfg.databases {
-        match database::check(db).await {
+        let checked = database::check(db).await;
+        match &checked {
             Ok(info) => println!(
                 "ok    database  {name} {}: {}",
                 db.display_url(),
@@ -54,6 +62,7 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
                 println!("FAIL  database  {name}: {e}");
             }
         }
+        reachable.insert(name.as_str(), checked.is_ok());
     }
 
     for (id, source) in &cfg.source_postgres {
@@ -116,12 +125,136 @@ pub async fn run(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
 
+    for (section, passed, line) in sharing_checks(&cfg, &reachable) {
+        let status = if passed { "ok  " } else { "FAIL" };
+        let mut lines = line.lines();
+        println!(
+            "{status}  {section:<10}{}",
+            lines.next().unwrap_or_default()
+        );
+        for more in lines {
+            println!("                {more}");
+        }
+        if !passed {
+            failures += 1;
+        }
+    }
+
     if failures == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("error: {failures} check(s) failed");
         Ok(exit_dependency())
     }
+}
+
+/// The checks of the sections in use among `[policy]`, `[store]`, `[audit]` and `[lookup]`:
+/// `(section, passed, line)` each. `[audit]` is in use when enabled, `[store]` when it names a
+/// database, `[lookup]` when `[audit]` is enabled (as `lienthong dev` decides whether to run
+/// it) or when it is configured at all, and `[policy]` when the lookup API or the share stage
+/// is configured, `[policy]` itself is, or its directory exists.
+fn sharing_checks(
+    cfg: &LienthongConfig,
+    reachable: &BTreeMap<&str, bool>,
+) -> Vec<(&'static str, bool, String)> {
+    let mut out = Vec::new();
+    let lookup_in_use = super::dev::Service::Lookup.unconfigured(cfg).is_none()
+        || cfg.lookup != lienthong_lookup::LookupConfig::default();
+    let policy_in_use = lookup_in_use
+        || cfg.share != lienthong_share::ShareConfig::default()
+        || cfg.policy != lienthong_policy::PolicyConfig::default()
+        || cfg.policy.dir.is_dir();
+    if policy_in_use {
+        let dir = cfg.policy.dir.display();
+        match Policies::from_config(&cfg.policy) {
+            Ok(policies) => {
+                let set = policies.current();
+                out.push((
+                    "policy",
+                    true,
+                    format!(
+                        "{dir}: {} partner(s), {} partner topic(s)",
+                        set.len(),
+                        set.partner_topics().len()
+                    ),
+                ));
+            }
+            Err(e) => out.push(("policy", false, format!("{dir}: {e}"))),
+        }
+    }
+    if let Some(name) = cfg.store.database.as_deref().filter(|n| !n.is_empty()) {
+        out.push(postgres_entry(cfg, reachable, "store", name));
+    }
+    if cfg.audit.enabled {
+        out.push(postgres_entry(cfg, reachable, "audit", &cfg.audit.database));
+    }
+    if lookup_in_use {
+        out.push(postgres_entry(
+            cfg,
+            reachable,
+            "lookup",
+            &cfg.lookup.database,
+        ));
+        if let Some(tls) = &cfg.lookup.tls {
+            match grpc::check_server_tls(tls) {
+                Ok(summary) => out.push(("lookup", true, format!("tls: {summary}"))),
+                Err(e) => out.push(("lookup", false, format!("tls: {e}"))),
+            }
+        }
+        if let Some(tls) = &cfg.lookup.resolver_tls {
+            match grpc::check_client_tls(tls) {
+                Ok(summary) => out.push(("lookup", true, format!("resolver_tls: {summary}"))),
+                Err(e) => out.push(("lookup", false, format!("resolver_tls: {e}"))),
+            }
+        }
+    }
+    out
+}
+
+/// Whether `[section] database = name` is a reachable PostgreSQL `[databases]` entry.
+fn postgres_entry(
+    cfg: &LienthongConfig,
+    reachable: &BTreeMap<&str, bool>,
+    section: &'static str,
+    name: &str,
+) -> (&'static str, bool, String) {
+    let Some(db) = cfg.databases.get(name) else {
+        return (
+            section,
+            false,
+            format!(
+                "database `{name}` is not a [databases] entry: add [databases.{name}] or name another"
+            ),
+        );
+    };
+    if db.kind() != Some(DatabaseKind::Postgres) {
+        return (
+            section,
+            false,
+            format!(
+                "database `{name}` ({}) is not PostgreSQL: [{section}] needs a postgres:// database",
+                db.display_url()
+            ),
+        );
+    }
+    if reachable.get(name) != Some(&true) {
+        return (
+            section,
+            false,
+            format!(
+                "database `{name}` ({}) is unreachable (see its database line)",
+                db.display_url()
+            ),
+        );
+    }
+    (
+        section,
+        true,
+        format!(
+            "database `{name}` ({}): PostgreSQL, reachable",
+            db.display_url()
+        ),
+    )
 }
 
 fn first_line(s: &str) -> &str {
