@@ -419,6 +419,8 @@ pub mod broker {
     #[derive(Debug)]
     pub struct PrivateBroker {
         pub port: u16,
+        /// The port the broker tells clients to connect to: its own, or a proxy's in front of it.
+        advertised_port: u16,
         dir: PathBuf,
         child: Option<Child>,
     }
@@ -439,8 +441,15 @@ pub mod broker {
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("free port");
+            Self::start_advertising(dir, port, port)
+        }
+
+        /// Starts a broker on `port` that sends clients to `advertised_port` (a proxy in front of
+        /// it, which forwards to `port`): every client connection then goes through the proxy.
+        pub fn start_advertising(dir: &Path, port: u16, advertised_port: u16) -> Self {
             let mut broker = Self {
                 port,
+                advertised_port,
                 dir: dir.to_path_buf(),
                 child: None,
             };
@@ -461,6 +470,7 @@ pub mod broker {
                 .open(self.dir.join("tansu.log"))
                 .expect("broker log");
             let url = format!("tcp://127.0.0.1:{}", self.port);
+            let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
             let child = Command::new(tansu())
                 .current_dir(&self.dir)
                 .args([
@@ -472,7 +482,7 @@ pub mod broker {
                 ])
                 .args([
                     "--advertised-listener-url",
-                    &url,
+                    &advertised,
                     "--storage-engine",
                     "memory://tansu/",
                 ])
@@ -529,6 +539,105 @@ pub mod broker {
                     eprintln!("{line}");
                 }
             }
+        }
+    }
+}
+
+/// A TCP proxy that a test can cut: while cut, every connection through it is closed and new
+/// ones are refused, as clients see a server that stopped; restored, it accepts again on the
+/// same port. For taking a server away from its clients without touching the server.
+pub mod proxy {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::task::JoinHandle;
+
+    #[derive(Debug, Default)]
+    struct Tasks {
+        listener: Option<JoinHandle<()>>,
+        connections: Vec<JoinHandle<()>>,
+    }
+
+    #[derive(Debug)]
+    pub struct TcpProxy {
+        pub port: u16,
+        target: SocketAddr,
+        tasks: Arc<Mutex<Tasks>>,
+    }
+
+    impl TcpProxy {
+        /// A proxy on a free port of 127.0.0.1 forwarding to `target`, accepting at once.
+        pub async fn start(target: SocketAddr) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy port");
+            let port = listener.local_addr().expect("proxy address").port();
+            let proxy = Self {
+                port,
+                target,
+                tasks: Arc::new(Mutex::new(Tasks::default())),
+            };
+            proxy.accept_on(listener);
+            proxy
+        }
+
+        pub fn address(&self) -> String {
+            format!("127.0.0.1:{}", self.port)
+        }
+
+        fn accept_on(&self, listener: TcpListener) {
+            let (target, tasks) = (self.target, self.tasks.clone());
+            let accepting = tokio::spawn(async move {
+                while let Ok((inbound, _)) = listener.accept().await {
+                    let forward = tokio::spawn(async move {
+                        let mut inbound = inbound;
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    let mut tasks = tasks.lock().expect("proxy tasks");
+                    tasks.connections.retain(|t| !t.is_finished());
+                    tasks.connections.push(forward);
+                }
+            });
+            self.tasks.lock().expect("proxy tasks").listener = Some(accepting);
+        }
+
+        /// Closes every connection and stops accepting: connecting is refused until
+        /// [`TcpProxy::restore`].
+        pub fn cut(&self) {
+            let mut tasks = self.tasks.lock().expect("proxy tasks");
+            if let Some(listener) = tasks.listener.take() {
+                listener.abort();
+            }
+            for connection in tasks.connections.drain(..) {
+                connection.abort();
+            }
+        }
+
+        /// Accepts connections again on the same port.
+        pub async fn restore(&self) {
+            let address = format!("127.0.0.1:{}", self.port);
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            let listener = loop {
+                match TcpListener::bind(&address).await {
+                    Ok(listener) => break listener,
+                    Err(e) => {
+                        assert!(
+                            tokio::time::Instant::now() < deadline,
+                            "the proxy cannot listen on {address} again: {e}"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            };
+            self.accept_on(listener);
+        }
+    }
+
+    impl Drop for TcpProxy {
+        fn drop(&mut self) {
+            self.cut();
         }
     }
 }

@@ -275,6 +275,129 @@ fn a_generated_list_reconciles_from_csv_and_from_postgresql_with_reports_for_off
     });
 }
 
+/// Writes the register CSV that datagen made as a Parquet snapshot in the types an exporter
+/// would choose: the personal ID as an integer (its leading zeros lost), superseded numbers as a
+/// list, the province code as an integer, `deceased` as a boolean, Zstandard compression.
+fn register_as_parquet(csv_path: &Path, parquet_path: &Path) -> usize {
+    use arrow_array::builder::{
+        BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    };
+    use arrow_array::{ArrayRef, RecordBatch};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    let rows = read_rows(csv_path);
+    let mut pin = Int64Builder::new();
+    let mut superseded = ListBuilder::new(StringBuilder::new());
+    let mut texts: [StringBuilder; 5] = Default::default();
+    let mut province = Int32Builder::new();
+    let mut deceased = BooleanBuilder::new();
+    for row in &rows {
+        pin.append_value(row["personal_id"].parse().unwrap());
+        superseded.append_value(
+            row["superseded_ids"]
+                .split(';')
+                .filter(|s| !s.is_empty())
+                .map(Some),
+        );
+        for (builder, column) in texts.iter_mut().zip([
+            "family_name",
+            "middle_name",
+            "given_name",
+            "birth_date",
+            "sex",
+        ]) {
+            match row[column].as_str() {
+                "" => builder.append_null(),
+                v => builder.append_value(v),
+            }
+        }
+        match row["birth_province"].as_str() {
+            "" => province.append_null(),
+            v => province.append_value(v.parse().unwrap()),
+        }
+        deceased.append_value(row["deceased"] == "true");
+    }
+    let [family, middle, given, birth, sex] = texts.map(|mut b| Arc::new(b.finish()) as ArrayRef);
+    let batch = RecordBatch::try_from_iter([
+        ("personal_id", Arc::new(pin.finish()) as ArrayRef),
+        ("superseded_ids", Arc::new(superseded.finish())),
+        ("family_name", family),
+        ("middle_name", middle),
+        ("given_name", given),
+        ("birth_date", birth),
+        ("sex", sex),
+        ("birth_province", Arc::new(province.finish())),
+        ("deceased", Arc::new(deceased.finish())),
+    ])
+    .unwrap();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(10_000))
+        .build();
+    let file = std::fs::File::create(parquet_path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    rows.len()
+}
+
+/// The same register as a Parquet snapshot reconciles the list exactly as its CSV extract does.
+#[test]
+fn a_parquet_register_snapshot_reconciles_exactly_as_its_csv_extract() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    datagen(&data, 10_000, 1_000, 11);
+    let parquet = data.join("register.parquet");
+    let people = register_as_parquet(&data.join("register.csv"), &parquet);
+    let reconcile = |register: &Path, out: &Path| {
+        let run = lienthong(
+            &[
+                "reconcile",
+                "--register",
+                register.to_str().unwrap(),
+                "--codelists",
+                schemas().join("codelists").to_str().unwrap(),
+                "--input",
+                data.join("civil_servants.csv").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let (stdout, stderr) = text(&run);
+        assert!(
+            run.status.success(),
+            "reconcile failed:\n{stdout}\n{stderr}"
+        );
+        stderr
+    };
+    let from_csv = dir.path().join("from-csv");
+    let from_parquet = dir.path().join("from-parquet");
+    reconcile(&data.join("register.csv"), &from_csv);
+    let log = reconcile(&parquet, &from_parquet);
+    assert!(
+        log.contains(&format!("register: {people} people loaded"))
+            && log.contains(" 0 rows rejected"),
+        "{log}"
+    );
+    let csv_rows = read_rows(&from_csv.join("report.csv"));
+    let parquet_rows = read_rows(&from_parquet.join("report.csv"));
+    assert!(csv_rows.len() >= 1_000);
+    assert_eq!(
+        csv_rows, parquet_rows,
+        "the two registers gave different verdicts"
+    );
+    let (precision, recall, _, _) = score(
+        &from_parquet.join("report.csv"),
+        &data.join("truth.csv"),
+        "vi",
+    );
+    assert!(precision >= 0.995 && recall >= 0.97, "{precision} {recall}");
+}
+
 fn person(name: &str, birth: (i32, i32, i32), sex: Sex, province: &str, pin: &str) -> Person {
     Person {
         personal_id: pin.to_string(),

@@ -3,6 +3,7 @@
 //!
 //! Speed targets live here, never in tests: numbers depend on the machine.
 
+mod lookup;
 mod mysql;
 mod poll;
 mod postgres;
@@ -50,7 +51,6 @@ struct Args {
     sink_lanes: usize,
     #[arg(long, default_value_t = 500)]
     sink_batch: usize,
-    /// Run only these benchmarks (default: all).
     /// People in the resolver benchmark's register.
     #[arg(long, default_value_t = 10_000_000)]
     resolve_people: u64,
@@ -62,6 +62,15 @@ struct Args {
     resolve_grpc_rate: u64,
     #[arg(long, default_value_t = 20)]
     resolve_grpc_seconds: u64,
+    /// Civil servants stored for the lookup benchmark (kept in its database between runs).
+    #[arg(long, default_value_t = 1_000_000)]
+    lookup_civil_servants: u64,
+    /// Lookup calls per second, and for how many seconds.
+    #[arg(long, default_value_t = 2_000)]
+    lookup_rate: u64,
+    #[arg(long, default_value_t = 30)]
+    lookup_seconds: u64,
+    /// Run only these benchmarks (default: all); repeat for several.
     #[arg(long = "only", value_enum, value_name = "BENCH")]
     only: Vec<Bench>,
 }
@@ -78,7 +87,11 @@ enum Bench {
     Translate,
     /// HTTP sink: records delivered per second to the platform simulator, latency.
     Sink,
+    /// Population-ID resolver: register scale, precision/recall, batch and gRPC rates.
     Resolve,
+    /// gRPC lookup API: latency at a fixed rate over stored civil servants (needs the local
+    /// stack's PostgreSQL).
+    Lookup,
 }
 
 #[tokio::main]
@@ -119,6 +132,9 @@ async fn main() -> anyhow::Result<()> {
             &mut report,
         )
         .await?;
+    }
+    if selected(Bench::Lookup) {
+        lookup::run(&args, &mut report).await?;
     }
     let previous = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report.render(previous.as_deref()))?;

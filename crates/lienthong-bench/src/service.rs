@@ -33,6 +33,11 @@ impl Connector {
         Ok(Self { child })
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then wait for the exit (positions saved).
     pub fn stop(mut self) {
         let _ = Command::new("kill")

@@ -1,7 +1,7 @@
-//! Loading the population register into the index: from a CSV extract, from a PostgreSQL table
-//! or query, or from an index snapshot written earlier.
+//! Loading the population register into the index: from a CSV extract, a Parquet snapshot, a
+//! PostgreSQL table or query, or from an index snapshot written earlier.
 //!
-//! Both extracts have the same columns (extra columns are ignored):
+//! Every source has the same columns (extra columns are ignored):
 //!
 //! | column | value |
 //! |---|---|
@@ -17,6 +17,8 @@
 //! reason; the load never stops for one bad row. Inconsistencies between rows (one number held
 //! by two people) stop the load: the extract is not a register.
 
+mod parquet;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +30,8 @@ use crate::index::{IndexError, PopulationIndex};
 use crate::normalise::VietnameseNameNormaliser;
 use crate::record::{PersonName, Pin, PopulationEntry, ProvinceMap};
 use crate::values::{DateOrder, ProvinceCodes, parse_date, parse_province, parse_sex};
+
+pub use self::parquet::{ParquetRegisterError, check_parquet, load_parquet};
 
 /// The register columns, in the order of a CSV extract.
 pub const COLUMNS: [&str; 9] = [
@@ -51,6 +55,13 @@ pub enum RegisterSource {
     None,
     /// A CSV extract with the register columns (header row, UTF-8).
     Csv {
+        path: PathBuf,
+        #[serde(default = "default_register_codes")]
+        province_codes: ProvinceCodes,
+    },
+    /// A Parquet snapshot with the register columns (text or typed: see
+    /// [`load_parquet`]).
+    Parquet {
         path: PathBuf,
         #[serde(default = "default_register_codes")]
         province_codes: ProvinceCodes,
@@ -85,6 +96,8 @@ pub enum RegisterError {
         #[source]
         source: csv::Error,
     },
+    #[error(transparent)]
+    Parquet(Box<ParquetRegisterError>),
     #[error("the register extract lacks the column(s) {0}")]
     MissingColumns(String),
     #[error("the register query failed: {0}")]
@@ -196,6 +209,27 @@ pub fn column_positions<'a>(
     } else {
         Err(RegisterError::MissingColumns(missing.join(", ")))
     }
+}
+
+/// Builds the index from an extract file: Parquet when its name ends in `.parquet` (or
+/// `.parq`), CSV otherwise.
+pub fn load_file(
+    path: &Path,
+    map: &ProvinceMap,
+    codes: ProvinceCodes,
+) -> Result<(PopulationIndex, LoadReport), RegisterError> {
+    if is_parquet(path) {
+        load_parquet(path, map, codes)
+    } else {
+        load_csv(path, map, codes)
+    }
+}
+
+/// Whether an extract file's name says Parquet.
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("parq"))
 }
 
 /// Checks that a CSV extract can be opened and has the register columns, reading only its

@@ -24,49 +24,112 @@ pub(crate) fn json_hash(value: &serde_json::Value) -> String {
     sha256_hex(value.to_string().as_bytes())
 }
 
-/// Stores one batch record, counting conflicts and invalid records as rejections.
-pub(crate) async fn store_batch_record(
+/// A batch record checked and ready for storage, or refused before storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BatchRecord {
+    Valid {
+        key: String,
+        entity: String,
+        /// The record as stored (JSON text).
+        body: String,
+        /// [`json_hash`] of its identity.
+        body_sha256: String,
+    },
+    Invalid {
+        message: String,
+    },
+}
+
+impl BatchRecord {
+    /// A record with its key checked; `identity` is what deduplication compares.
+    pub(crate) fn new(
+        key: &str,
+        entity: &str,
+        body: &serde_json::Value,
+        identity: &serde_json::Value,
+    ) -> Self {
+        match check_idempotency_key(key) {
+            Err(message) => Self::Invalid { message },
+            Ok(()) => Self::Valid {
+                key: key.to_owned(),
+                entity: entity.to_owned(),
+                body: body.to_string(),
+                body_sha256: json_hash(identity),
+            },
+        }
+    }
+}
+
+/// Stores a batch's valid records in one transaction and returns every record's fate in request
+/// order; invalid records and conflicts are counted as rejections.
+pub(crate) async fn store_batch(
     state: &AppState,
     admitted: &Admitted,
     flavour: &str,
-    key: &str,
-    entity: &str,
-    body: &serde_json::Value,
-    identity: &serde_json::Value,
-) -> Result<RecordResult, Rejection> {
-    if let Err(message) = check_idempotency_key(key) {
-        state.store.count_rejection("invalid_record").await?;
-        return Ok(RecordResult::Invalid { message });
-    }
-    let outcome = state
-        .store
-        .accept(&NewRecord {
-            flavour,
-            idempotency_key: key,
-            entity,
-            body: &body.to_string(),
-            body_sha256: &json_hash(identity),
-            client_id: admitted.client_id(),
-            message_id: admitted.message_id(),
+    records: &[BatchRecord],
+) -> Result<Vec<RecordResult>, Rejection> {
+    let valid: Vec<NewRecord<'_>> = records
+        .iter()
+        .filter_map(|record| match record {
+            BatchRecord::Valid {
+                key,
+                entity,
+                body,
+                body_sha256,
+            } => Some(NewRecord {
+                flavour,
+                idempotency_key: key,
+                entity,
+                body,
+                body_sha256,
+                client_id: admitted.client_id(),
+                message_id: admitted.message_id(),
+            }),
+            BatchRecord::Invalid { .. } => None,
         })
-        .await?;
-    Ok(match outcome {
-        AcceptOutcome::Created { reference } => RecordResult::Created { reference },
-        AcceptOutcome::Duplicate { reference, .. } => RecordResult::Duplicate { reference },
-        AcceptOutcome::Conflict { reference } => {
-            state.store.count_rejection("idempotency_conflict").await?;
-            RecordResult::Conflict { reference }
-        }
-    })
-}
-
-/// Counts an invalid batch record.
-pub(crate) async fn invalid_record(
-    state: &AppState,
-    message: String,
-) -> Result<RecordResult, Rejection> {
-    state.store.count_rejection("invalid_record").await?;
-    Ok(RecordResult::Invalid { message })
+        .collect();
+    let mut outcomes = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state.store.accept_batch(&valid).await?
+    }
+    .into_iter();
+    let (mut invalid, mut conflicts) = (0, 0);
+    let mut results = Vec::with_capacity(records.len());
+    for record in records {
+        results.push(match record {
+            BatchRecord::Invalid { message } => {
+                invalid += 1;
+                RecordResult::Invalid {
+                    message: message.clone(),
+                }
+            }
+            BatchRecord::Valid { .. } => match outcomes.next() {
+                Some(AcceptOutcome::Created { reference }) => RecordResult::Created { reference },
+                Some(AcceptOutcome::Duplicate { reference, .. }) => {
+                    RecordResult::Duplicate { reference }
+                }
+                Some(AcceptOutcome::Conflict { reference }) => {
+                    conflicts += 1;
+                    RecordResult::Conflict { reference }
+                }
+                None => unreachable!("the store answers once per record"),
+            },
+        });
+    }
+    if invalid > 0 {
+        state
+            .store
+            .count_rejections("invalid_record", invalid)
+            .await?;
+    }
+    if conflicts > 0 {
+        state
+            .store
+            .count_rejections("idempotency_conflict", conflicts)
+            .await?;
+    }
+    Ok(results)
 }
 
 /// Refuses a batch with more records than configured.

@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{RecordResult, check_batch_size, invalid_record, store_batch_record};
+use super::{BatchRecord, RecordResult, check_batch_size, store_batch};
 use crate::gate::{AppState, Rejection, admit, check_path_name};
 use crate::tls::ClientCertificate;
 
@@ -62,19 +62,22 @@ async fn handle(
         .map_err(|e| Rejection::bad_request("invalid_body", format!("invalid batch: {e}")))?;
     check_batch_size(state, batch.items.len())?;
 
-    let mut items = Vec::with_capacity(batch.items.len());
+    let prepared: Vec<BatchRecord> = batch
+        .items
+        .iter()
+        .map(|raw| match serde_json::from_value::<Item>(raw.clone()) {
+            Err(e) => BatchRecord::Invalid {
+                message: format!("invalid item: {e}"),
+            },
+            Ok(item) => BatchRecord::new(&item.key, dataset, &item.data, &item.data),
+        })
+        .collect();
+    let results = store_batch(state, &admitted, FLAVOUR, &prepared).await?;
+
+    let mut items = Vec::with_capacity(results.len());
     let (mut created, mut duplicate, mut conflict, mut invalid) = (0, 0, 0, 0);
-    for raw in &batch.items {
+    for (raw, result) in batch.items.iter().zip(results) {
         let key = raw.get("key").and_then(Value::as_str).map(str::to_owned);
-        let result = match serde_json::from_value::<Item>(raw.clone()) {
-            Err(e) => invalid_record(state, format!("invalid item: {e}")).await?,
-            Ok(item) => {
-                store_batch_record(
-                    state, &admitted, FLAVOUR, &item.key, dataset, &item.data, &item.data,
-                )
-                .await?
-            }
-        };
         items.push(match result {
             RecordResult::Created { reference } => {
                 created += 1;

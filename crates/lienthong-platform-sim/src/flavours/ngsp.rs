@@ -13,7 +13,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{RecordResult, check_batch_size, invalid_record, store_batch_record};
+use super::{BatchRecord, RecordResult, check_batch_size, store_batch};
 use crate::gate::{AppState, Rejection, admit};
 use crate::tls::ClientCertificate;
 
@@ -38,7 +38,7 @@ struct EnvelopeHeader {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct BatchRecord {
+struct EnvelopeRecord {
     idempotency_key: String,
     entity: String,
     payload: Value,
@@ -106,34 +106,44 @@ async fn handle(
     }
     check_batch_size(state, envelope.records.len())?;
 
-    let mut results = Vec::with_capacity(envelope.records.len());
-    for raw in &envelope.records {
-        let key = raw
-            .get("idempotencyKey")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let result = match serde_json::from_value::<BatchRecord>(raw.clone()) {
-            Err(e) => invalid_record(state, format!("invalid record: {e}")).await?,
-            Ok(record) => {
-                if let Err(rejection) = crate::gate::check_path_name("entity", &record.entity) {
-                    invalid_record(state, rejection.message).await?
-                } else {
-                    let identity = json!({"entity": record.entity, "payload": record.payload});
-                    store_batch_record(
-                        state,
-                        &admitted,
-                        FLAVOUR,
-                        &record.idempotency_key,
-                        &record.entity,
-                        &record.payload,
-                        &identity,
-                    )
-                    .await?
-                }
-            }
-        };
-        results.push(outcome(key, result));
-    }
+    let prepared: Vec<BatchRecord> = envelope
+        .records
+        .iter()
+        .map(
+            |raw| match serde_json::from_value::<EnvelopeRecord>(raw.clone()) {
+                Err(e) => BatchRecord::Invalid {
+                    message: format!("invalid record: {e}"),
+                },
+                Ok(record) => match crate::gate::check_path_name("entity", &record.entity) {
+                    Err(rejection) => BatchRecord::Invalid {
+                        message: rejection.message,
+                    },
+                    Ok(()) => {
+                        let identity = json!({"entity": record.entity, "payload": record.payload});
+                        BatchRecord::new(
+                            &record.idempotency_key,
+                            &record.entity,
+                            &record.payload,
+                            &identity,
+                        )
+                    }
+                },
+            },
+        )
+        .collect();
+    let stored = store_batch(state, &admitted, FLAVOUR, &prepared).await?;
+    let results: Vec<RecordOutcome> = envelope
+        .records
+        .iter()
+        .zip(stored)
+        .map(|(raw, result)| {
+            let key = raw
+                .get("idempotencyKey")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            outcome(key, result)
+        })
+        .collect();
     let count = |status: &str| results.iter().filter(|r| r.status == status).count();
     let body = json!({
         "messageId": header.message_id,

@@ -18,7 +18,7 @@ use lienthong_resolve::reconcile::{
     ColumnMapping, InputTable, prepare, read_csv, read_postgres, resolve_all, summarise,
 };
 use lienthong_resolve::register::{
-    LoadReport, RegisterSource, empty_index, load_csv, load_postgres,
+    LoadReport, RegisterSource, empty_index, load_csv, load_file, load_parquet, load_postgres,
 };
 use lienthong_resolve::service::{
     ResolveConfig, ResolveMetrics, Resolver, load_model, load_province_map, model_for,
@@ -55,6 +55,13 @@ async fn load_index(
         } => {
             let (path, map, codes) = (path.clone(), provinces.clone(), *province_codes);
             tokio::task::spawn_blocking(move || load_csv(&path, &map, codes)).await??
+        }
+        RegisterSource::Parquet {
+            path,
+            province_codes,
+        } => {
+            let (path, map, codes) = (path.clone(), provinces.clone(), *province_codes);
+            tokio::task::spawn_blocking(move || load_parquet(&path, &map, codes)).await??
         }
         RegisterSource::Postgres {
             database,
@@ -142,11 +149,21 @@ pub fn checks(config: &ResolveConfig) -> Vec<(bool, String)> {
         };
         out.push(detail);
     }
-    if let RegisterSource::Csv { path, .. } = &config.register {
-        match lienthong_resolve::register::check_csv(path) {
-            Ok(()) => out.push((true, format!("register extract {}", path.display()))),
-            Err(e) => out.push((false, format!("register extract {}: {e}", path.display()))),
+    let extract = match &config.register {
+        RegisterSource::Csv { path, .. } => {
+            Some((path, lienthong_resolve::register::check_csv(path)))
         }
+        RegisterSource::Parquet { path, .. } => {
+            Some((path, lienthong_resolve::register::check_parquet(path)))
+        }
+        RegisterSource::None | RegisterSource::Postgres { .. } => None,
+    };
+    match extract {
+        Some((path, Ok(()))) => out.push((true, format!("register extract {}", path.display()))),
+        Some((path, Err(e))) => {
+            out.push((false, format!("register extract {}: {e}", path.display())))
+        }
+        None => {}
     }
     out
 }
@@ -372,8 +389,9 @@ fn describe_model(model: &Model) -> String {
 /// Where a batch command gets its register from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegisterArgs {
-    /// Register extract (CSV with the register columns). Without it, the `[resolve]` snapshot
-    /// or register of the config file is used.
+    /// Register extract with the register columns: Parquet when the name ends in `.parquet`,
+    /// CSV otherwise. Without it, the `[resolve]` snapshot or register of the config file is
+    /// used.
     #[arg(long, value_name = "FILE")]
     pub register: Option<PathBuf>,
     /// The code list of the register extract's province codes.
@@ -485,7 +503,7 @@ async fn batch_register(
                 ProvinceCodes::from(args.register_codes),
             );
             let (index, report) =
-                tokio::task::spawn_blocking(move || load_csv(&path, &map, codes)).await??;
+                tokio::task::spawn_blocking(move || load_file(&path, &map, codes)).await??;
             report_load(&report, started.elapsed());
             index
         }
