@@ -3,6 +3,7 @@
 //!
 //! Speed targets live here, never in tests: numbers depend on the machine.
 
+mod e2e;
 mod lookup;
 mod mysql;
 mod poll;
@@ -70,6 +71,17 @@ struct Args {
     lookup_rate: u64,
     #[arg(long, default_value_t = 30)]
     lookup_seconds: u64,
+    /// End to end: changes per second of the latency run, and its length in seconds.
+    #[arg(long, default_value_t = 1_000)]
+    e2e_rate: u64,
+    #[arg(long, default_value_t = 30)]
+    e2e_seconds: u64,
+    /// End to end: changes in the backlog drained to find the maximum sustained rate.
+    #[arg(long, default_value_t = 100_000)]
+    e2e_backlog: i64,
+    /// End to end: civil-servant files seeded as templates of the inserted rows.
+    #[arg(long, default_value_t = 2_000)]
+    e2e_templates: u64,
     /// Run only these benchmarks (default: all); repeat for several.
     #[arg(long = "only", value_enum, value_name = "BENCH")]
     only: Vec<Bench>,
@@ -92,6 +104,9 @@ enum Bench {
     /// gRPC lookup API: latency at a fixed rate over stored civil servants (needs the local
     /// stack's PostgreSQL).
     Lookup,
+    /// End to end: source commit → platform accepted through `lienthong dev`, p50/p99 at a
+    /// fixed rate, maximum sustained rate, raw broker ceiling (needs the local stack).
+    EndToEnd,
 }
 
 #[tokio::main]
@@ -135,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if selected(Bench::Lookup) {
         lookup::run(&args, &mut report).await?;
+    }
+    if selected(Bench::EndToEnd) {
+        e2e::run(&args, &mut report).await?;
     }
     let previous = std::fs::read_to_string(&args.out).ok();
     std::fs::write(&args.out, report.render(previous.as_deref()))?;

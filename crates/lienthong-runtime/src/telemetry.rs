@@ -1,6 +1,11 @@
 //! Logs and traces. Logs go to stdout as text or JSON; spans are exported over OTLP/gRPC when an
 //! endpoint is configured. Trace context is always generated (even without an exporter) so that
-//! the `traceparent` header ties a change's records together across services.
+//! the `traceparent` header ties a change's records together across services, and a line logged
+//! inside a span carries the span's trace and span ids (see [`trace_ids`]).
+
+mod trace_ids;
+
+pub use trace_ids::{TraceIds, WithTraceIds};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
@@ -8,7 +13,11 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use serde::{Deserialize, Serialize};
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -114,17 +123,8 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_target(true)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .boxed(),
-    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = log_layer(config.log_format, ansi, std::io::stdout);
     // The log filter applies to log output only: spans carry trace context across services
     // whatever the log level, so the OpenTelemetry layer sees every span at INFO and above.
     let traces = tracing_opentelemetry::layer()
@@ -136,4 +136,39 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
         .with(traces)
         .try_init();
     Ok(TelemetryGuard { provider })
+}
+
+/// The log output layer: one line per event in `format`, with the trace and span ids of the
+/// span it was logged in, written to `writer`. `ansi` colours text lines (for a terminal).
+pub(crate) fn log_layer<S, W>(
+    format: LogFormat,
+    ansi: bool,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync + 'static>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .event_format(WithTraceIds::text(
+                tracing_subscriber::fmt::format()
+                    .with_target(true)
+                    .with_ansi(ansi),
+            ))
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer)
+            .fmt_fields(JsonFields::new())
+            .event_format(WithTraceIds::json(
+                tracing_subscriber::fmt::format()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            ))
+            .boxed(),
+    }
 }

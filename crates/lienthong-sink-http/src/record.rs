@@ -1,12 +1,54 @@
 //! A Kafka record made ready for a platform: its idempotency key, its entity name, and its
 //! payload as proto3 JSON (the canonical JSON mapping, so any platform can read it without our
 //! `.proto` files).
+//!
+//! The payload is a function of the source change alone (and of the mapping and model versions
+//! it names): the processing times [`PROCESSING_TIMES`] are left out. A stage that processes a
+//! change again after a crash stamps it with a new time, and a platform that holds the first
+//! delivery under the same idempotency key would refuse the second as a conflict (same key,
+//! other bytes) instead of recognising a duplicate. The times stay on the Kafka topics.
 
 use std::hash::{Hash, Hasher};
 
 use lienthong_runtime::kafka::InboundRecord;
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, ReflectMessage as _, SerializeOptions, Value,
+};
 use serde_json::value::RawValue;
+
+/// Fields (of any message, at any depth) that say when a stage processed a record rather than
+/// what the source holds: `Provenance.translated_at`, `ResolutionResult.resolved_at`.
+pub const PROCESSING_TIMES: [&str; 2] = ["translated_at", "resolved_at"];
+
+/// Clears the [`PROCESSING_TIMES`] timestamps of `message` and of every message inside it.
+fn clear_processing_times(message: &mut DynamicMessage) {
+    let descriptor = message.descriptor();
+    for field in descriptor.fields() {
+        let Kind::Message(kind) = field.kind() else {
+            continue;
+        };
+        if !message.has_field(&field) {
+            continue;
+        }
+        if kind.full_name() == "google.protobuf.Timestamp" {
+            if PROCESSING_TIMES.contains(&field.name()) {
+                message.clear_field(&field);
+            }
+            continue;
+        }
+        match message.get_field_mut(&field) {
+            Value::Message(inner) => clear_processing_times(inner),
+            Value::List(items) => {
+                for item in items {
+                    if let Value::Message(inner) = item {
+                        clear_processing_times(inner);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
 
 /// Why a record cannot be sent at all. It goes to `dlq.sink`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,11 +193,12 @@ impl Preparer {
             .get_message_by_name(name)
             .ok_or_else(|| PrepareError::UnknownMessage(name.to_string()))?;
         let bytes = record.payload.as_deref().unwrap_or_default();
-        let message =
+        let mut message =
             DynamicMessage::decode(descriptor, bytes).map_err(|e| PrepareError::Decode {
                 message: name.to_string(),
                 reason: e.to_string(),
             })?;
+        clear_processing_times(&mut message);
         let mut out = Vec::with_capacity(bytes.len() * 2);
         let mut serializer = serde_json::Serializer::new(&mut out);
         message
@@ -254,6 +297,54 @@ mod tests {
             again.lane_hash, prepared.lane_hash,
             "same Kafka key, same lane"
         );
+    }
+
+    /// Two processings of one change differ only in when each stage ran: the platform must get
+    /// the same bytes, or it refuses the second as an idempotency conflict.
+    #[test]
+    fn processing_times_are_left_out_so_a_reprocessed_change_is_byte_identical() {
+        use lienthong_proto::v1::{
+            MatchStatus, Provenance, ResolutionResult, ResolvedCivilServant,
+        };
+        let at = |seconds| Some(prost_types::Timestamp { seconds, nanos: 0 });
+        let resolved = |processed: i64| ResolvedCivilServant {
+            record: Some(CivilServant {
+                provenance: Some(Provenance {
+                    idempotency_key: "src:0/16B3748:0".into(),
+                    source_commit_time: at(1_700_000_000),
+                    translated_at: at(processed),
+                    ..Provenance::default()
+                }),
+                ..servant()
+            }),
+            resolution: Some(ResolutionResult {
+                status: MatchStatus::Matched as i32,
+                personal_id: "001085012345".into(),
+                resolved_at: at(processed + 1),
+                ..ResolutionResult::default()
+            }),
+        };
+        let preparer = Preparer::new();
+        let body = |processed| {
+            let record = inbound(
+                resolved(processed).encode_to_vec(),
+                RecordHeaders::default().protobuf("ResolvedCivilServant"),
+            );
+            preparer
+                .prepare(record, "civil_servant", None)
+                .unwrap()
+                .payload
+                .get()
+                .to_string()
+        };
+        let (first, again) = (body(1_700_000_100), body(1_700_000_900));
+        assert_eq!(first, again);
+        let json: serde_json::Value = serde_json::from_str(&first).unwrap();
+        let provenance = &json["record"]["provenance"];
+        assert_eq!(provenance["sourceCommitTime"], "2023-11-14T22:13:20Z");
+        assert!(provenance.get("translatedAt").is_none(), "{provenance}");
+        assert!(json["resolution"].get("resolvedAt").is_none(), "{json}");
+        assert_eq!(json["resolution"]["personalId"], "001085012345");
     }
 
     #[test]
