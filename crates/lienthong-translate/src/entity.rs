@@ -72,6 +72,23 @@ impl EntityKind {
     }
 
     /// Whether the entity carries a person.
+    /// The `lienthong-content-type` header of the kind's records:
+    /// `lienthong_proto::content_type(self.message_name())`, without formatting it per record.
+    pub fn content_type(self) -> &'static str {
+        macro_rules! content_type {
+            ($name:literal) => {
+                concat!("application/x-protobuf; messageType=lienthong.v1.", $name)
+            };
+        }
+        match self {
+            EntityKind::Person => content_type!("Person"),
+            EntityKind::CivilServant => content_type!("CivilServant"),
+            EntityKind::Organisation => content_type!("Organisation"),
+            EntityKind::AdministrativeUnit => content_type!("AdministrativeUnit"),
+            EntityKind::SocialInsurance => content_type!("SocialInsuranceRecord"),
+        }
+    }
+
     pub fn has_person(self) -> bool {
         matches!(
             self,
@@ -216,6 +233,14 @@ impl CanonicalEntity {
     /// a published record carries its findings both in its value and beside it (for metrics),
     /// and moving them in and out spares a copy of every flag.
     pub(crate) fn encode_with_quality(&mut self, quality: Quality) -> (Vec<u8>, Quality) {
+        // The entities most records are, written without prost's measuring pass (see `wire`).
+        match self {
+            CanonicalEntity::CivilServant(cs) => {
+                return (crate::wire::civil_servant(cs, Some(&quality)), quality);
+            }
+            CanonicalEntity::Person(p) => return (crate::wire::person(p, Some(&quality)), quality),
+            _ => {}
+        }
         let Some(slot) = self.quality_mut() else {
             return (self.encode_to_vec(), quality);
         };
@@ -231,11 +256,26 @@ impl CanonicalEntity {
     /// The protobuf encoding (the Kafka record value).
     pub fn encode_to_vec(&self) -> Vec<u8> {
         match self {
-            CanonicalEntity::Person(e) => e.encode_to_vec(),
-            CanonicalEntity::CivilServant(e) => e.encode_to_vec(),
+            CanonicalEntity::Person(e) => crate::wire::person(e, e.quality.as_ref()),
+            CanonicalEntity::CivilServant(e) => crate::wire::civil_servant(e, e.quality.as_ref()),
             CanonicalEntity::Organisation(e) => e.encode_to_vec(),
             CanonicalEntity::AdministrativeUnit(e) => e.encode_to_vec(),
             CanonicalEntity::SocialInsurance(e) => e.encode_to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_are_the_proto_crates() {
+        for kind in EntityKind::ALL {
+            assert_eq!(
+                kind.content_type(),
+                lienthong_proto::content_type(kind.message_name())
+            );
         }
     }
 }

@@ -17,10 +17,12 @@
 use lienthong_proto::v1::source_position::Kind as PositionKind;
 use lienthong_proto::v1::value::Kind;
 use lienthong_proto::v1::{
-    ChangeEvent, Column, Date, LocalDateTime, SourcePosition, TimeOfDay, Value,
+    ChangeEvent, Column, Date, LocalDateTime, PostgresPosition, SourcePosition, TimeOfDay, Value,
 };
 use prost::Message;
 use prost_types::Timestamp;
+
+use crate::mapping::{ColumnId, ColumnIndex, Positions};
 
 /// The parts of a change event the mapping engine reads. A row image the event lacks is empty.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,17 @@ pub(crate) struct EventRef<'a> {
     pub(crate) position: Option<SourcePosition>,
     pub(crate) commit_time: Option<Timestamp>,
     pub(crate) capture_time: Option<Timestamp>,
+    /// Where a mapping's columns are in the row images, when the event was read with that
+    /// mapping's columns at hand ([`EventRef::read_for`]).
+    pub(crate) located: Option<Located<'a>>,
+}
+
+/// The columns of one [`ColumnIndex`] found in an event's row images as they were read.
+#[derive(Debug, Clone)]
+pub(crate) struct Located<'a> {
+    pub(crate) index: &'a ColumnIndex,
+    pub(crate) before: Positions,
+    pub(crate) after: Positions,
 }
 
 /// One column of a row image or of the key.
@@ -88,13 +101,28 @@ impl<'a> EventRef<'a> {
             position: event.position.clone(),
             commit_time: event.commit_time,
             capture_time: event.capture_time,
+            located: None,
         }
     }
 
     /// Reads an encoded `ChangeEvent` in place; `None` when the bytes are not in the plain form
     /// the reader handles (see the module documentation), whether or not prost can decode them.
+    #[cfg(test)]
     pub(crate) fn read(bytes: &'a [u8]) -> Option<Self> {
-        read_event(bytes).ok()
+        read_event(bytes, |_, _, _| None).ok()
+    }
+
+    /// [`EventRef::read`], with the columns of the mapping of the event's table at hand:
+    /// `columns_of(source_id, schema, table)` gives them, asked once, before the first row.
+    ///
+    /// The rows are then located as they are read ([`EventRef::located`]), and a column name
+    /// that is one of the mapping's is taken from the mapping instead of being checked as UTF-8
+    /// (the same bytes, known to be text). The view is the same as [`EventRef::read`]'s.
+    pub(crate) fn read_for(
+        bytes: &'a [u8],
+        columns_of: impl FnOnce(&str, &str, &str) -> Option<&'a ColumnIndex>,
+    ) -> Option<Self> {
+        read_event(bytes, columns_of).ok()
     }
 }
 
@@ -207,6 +235,17 @@ impl<'a> Fields<'a> {
         self.take(len).map(Some)
     }
 
+    /// The varint field `number` when it comes next with a one-byte key, as [`Fields::bytes_of`]
+    /// for length-delimited fields.
+    #[inline]
+    fn varint_of(&mut self, number: u8) -> Read<Option<u64>> {
+        if self.rest.first() != Some(&(number << 3)) {
+            return Ok(None);
+        }
+        self.rest = &self.rest[1..];
+        self.varint().map(Some)
+    }
+
     /// Marks singular field `number` as read; a second occurrence is not plain.
     #[inline]
     fn once(&mut self, number: u32) -> Read<()> {
@@ -272,12 +311,25 @@ fn nested<M: Message + Default>(bytes: &[u8]) -> Read<M> {
     M::decode(bytes).map_err(|_| NotPlain)
 }
 
-fn read_event(bytes: &[u8]) -> Read<EventRef<'_>> {
+fn read_event<'a>(
+    bytes: &'a [u8],
+    columns_of: impl FnOnce(&str, &str, &str) -> Option<&'a ColumnIndex>,
+) -> Read<EventRef<'a>> {
     let mut event = EventRef::default();
     let mut fields = Fields::new(bytes);
+    // Asked for at the first row or key column: encoders write the table's names before.
+    let mut columns_of = Some(columns_of);
+    let mut index: Option<&'a ColumnIndex> = None;
+    let mut positions: Option<(Positions, Positions)> = None;
     while let Some((number, data)) = fields.next()? {
         if !matches!(number, 8 | 14) {
             fields.once(number)?;
+        }
+        if matches!(number, 6..=8)
+            && let Some(find) = columns_of.take()
+        {
+            index = find(event.source_id, event.schema, event.table);
+            positions = index.map(|i| (i.no_positions(), i.no_positions()));
         }
         match (number, data) {
             (1, Data::Bytes(b)) => event.source_id = text(b)?,
@@ -289,24 +341,56 @@ fn read_event(bytes: &[u8]) -> Read<EventRef<'_>> {
             }
             // prost reads an enum as the low 32 bits of the varint.
             (5, Data::Varint(v)) => event.op = v as i32,
-            (6, Data::Bytes(b)) => event.before = read_row(b)?,
-            (7, Data::Bytes(b)) => event.after = read_row(b)?,
-            (8, Data::Bytes(b)) => event.key.push(read_column(b)?),
+            (6, Data::Bytes(b)) => {
+                event.before = read_row(b, index, positions.as_mut().map(|p| &mut p.0))?;
+            }
+            (7, Data::Bytes(b)) => {
+                event.after = read_row(b, index, positions.as_mut().map(|p| &mut p.1))?;
+            }
+            (8, Data::Bytes(b)) => event.key.push(read_column(b, index)?.0),
             (10, Data::Bytes(b)) => event.position = Some(read_position(b)?),
-            (11, Data::Bytes(b)) => event.commit_time = Some(nested(b)?),
-            (12, Data::Bytes(b)) => event.capture_time = Some(nested(b)?),
+            (11, Data::Bytes(b)) => event.commit_time = Some(read_timestamp(b)?),
+            (12, Data::Bytes(b)) => event.capture_time = Some(read_timestamp(b)?),
             // schema_version, last_in_transaction.
             (13 | 15, Data::Varint(_)) => {}
             (14, Data::Bytes(b)) => check_column_schema(b)?,
             _ => return Err(NotPlain),
         }
     }
+    if let (Some(index), Some((before, after))) = (index, positions) {
+        event.located = Some(Located {
+            index,
+            before,
+            after,
+        });
+    }
     Ok(event)
+}
+
+/// A `google.protobuf.Timestamp` of the plain form (seconds, then nanos, each at most once),
+/// read as prost reads it; anything else is left to prost.
+fn read_timestamp(bytes: &[u8]) -> Read<Timestamp> {
+    let mut timestamp = Timestamp::default();
+    let mut fields = Fields::new(bytes);
+    while let Some((number, data)) = fields.next()? {
+        fields.once(number)?;
+        match (number, data) {
+            (1, Data::Varint(v)) => timestamp.seconds = v as i64,
+            (2, Data::Varint(v)) => timestamp.nanos = v as i32,
+            _ => return Err(NotPlain),
+        }
+    }
+    Ok(timestamp)
 }
 
 /// A source position, decoded by prost. A poll cursor holding an array is left to the whole
 /// decode: arrays nest, and prost's nesting limit counts from the event.
 fn read_position(bytes: &[u8]) -> Read<SourcePosition> {
+    if let Some(postgres) = read_postgres_position(bytes) {
+        return Ok(SourcePosition {
+            kind: Some(PositionKind::Postgres(postgres)),
+        });
+    }
     let position: SourcePosition = nested(bytes)?;
     if let Some(PositionKind::Poll(poll)) = &position.kind
         && poll
@@ -319,32 +403,104 @@ fn read_position(bytes: &[u8]) -> Read<SourcePosition> {
     Ok(position)
 }
 
-fn read_row(bytes: &[u8]) -> Read<Vec<ColumnRef<'_>>> {
-    let mut columns = Vec::new();
-    let mut fields = Fields::new(bytes);
-    while let Some(column) = fields.bytes_of(1)? {
-        columns.push(read_column(column)?);
+/// A `SourcePosition` holding a `PostgresPosition` in the plain form (every source of
+/// PostgreSQL writes it so), read without prost; `None` for anything else, which
+/// [`read_position`] leaves to prost.
+fn read_postgres_position(bytes: &[u8]) -> Option<PostgresPosition> {
+    let mut outer = Fields::new(bytes);
+    let inner = outer.bytes_of(1).ok()??;
+    if !outer.rest.is_empty() {
+        return None;
     }
-    while let Some((number, data)) = fields.next()? {
+    let mut position = PostgresPosition::default();
+    let mut fields = Fields::new(inner);
+    while let Some((number, data)) = fields.next().ok()? {
+        fields.once(number).ok()?;
         match (number, data) {
-            (1, Data::Bytes(b)) => columns.push(read_column(b)?),
-            _ => return Err(NotPlain),
+            (1, Data::Varint(v)) => position.commit_lsn = v,
+            (2, Data::Varint(v)) => position.lsn = v,
+            (3, Data::Varint(v)) => position.sequence = v,
+            // uint32: the low 32 bits, as prost reads it.
+            (4, Data::Varint(v)) => position.xid = v as u32,
+            _ => return None,
         }
+    }
+    Some(position)
+}
+
+/// The columns of a row; with a mapping's `index`, each of its columns is located in
+/// `positions` (first occurrence) as it is read.
+fn read_row<'a>(
+    bytes: &'a [u8],
+    index: Option<&'a ColumnIndex>,
+    mut positions: Option<&mut Positions>,
+) -> Read<Vec<ColumnRef<'a>>> {
+    // A column takes some 20 to 40 bytes: room for all of them at once, mostly, instead of
+    // growing the vector four or five times (bounded for rows of long texts).
+    let mut columns = Vec::with_capacity((bytes.len() / 20 + 1).min(128));
+    let mut fields = Fields::new(bytes);
+    loop {
+        let column = match fields.bytes_of(1)? {
+            Some(column) => column,
+            None => match fields.next()? {
+                None => break,
+                Some((1, Data::Bytes(column))) => column,
+                Some(_) => return Err(NotPlain),
+            },
+        };
+        let (column, id) = match plain_column(column) {
+            Some((name, value)) => {
+                let (name, id) = named(name, index)?;
+                let value = match value {
+                    Some(value) => read_value(value)?,
+                    None => ValueRef::Null,
+                };
+                (ColumnRef { name, value }, id)
+            }
+            None => read_column(column, index)?,
+        };
+        if let (Some(id), Some(positions)) = (id, positions.as_deref_mut()) {
+            positions.found(id, columns.len());
+        }
+        columns.push(column);
     }
     Ok(columns)
 }
 
+/// The name and value of a column as every encoder writes one: the name (a length below 128),
+/// then the value if any (the same), and nothing else; `None` for any other form, which
+/// [`read_column`] reads field by field.
 #[inline]
-fn read_column(bytes: &[u8]) -> Read<ColumnRef<'_>> {
+fn plain_column(bytes: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let [0x0A, name_len @ ..0x80, rest @ ..] = bytes else {
+        return None;
+    };
+    let (name, rest) = rest.split_at_checked(usize::from(*name_len))?;
+    match rest {
+        [] => Some((name, None)),
+        [0x12, value_len @ ..0x80, value @ ..] if value.len() == usize::from(*value_len) => {
+            Some((name, Some(value)))
+        }
+        _ => None,
+    }
+}
+
+/// A column, and its id when it is one of `index`'s.
+#[inline]
+fn read_column<'a>(
+    bytes: &'a [u8],
+    index: Option<&'a ColumnIndex>,
+) -> Read<(ColumnRef<'a>, Option<ColumnId>)> {
     let mut column = ColumnRef {
         name: "",
         value: ValueRef::Null,
     };
+    let mut id = None;
     let mut fields = Fields::new(bytes);
     // Name then value, as encoders write them, read directly; the rest field by field.
     if let Some(name) = fields.bytes_of(1)? {
         fields.once(1)?;
-        column.name = text(name)?;
+        (column.name, id) = named(name, index)?;
     }
     if let Some(value) = fields.bytes_of(2)? {
         fields.once(2)?;
@@ -353,7 +509,7 @@ fn read_column(bytes: &[u8]) -> Read<ColumnRef<'_>> {
     while let Some((number, data)) = fields.next()? {
         fields.once(number)?;
         match (number, data) {
-            (1, Data::Bytes(b)) => column.name = text(b)?,
+            (1, Data::Bytes(b)) => (column.name, id) = named(b, index)?,
             (2, Data::Bytes(b)) => column.value = read_value(b)?,
             // source_type
             (3, Data::Bytes(b)) => {
@@ -362,18 +518,47 @@ fn read_column(bytes: &[u8]) -> Read<ColumnRef<'_>> {
             _ => return Err(NotPlain),
         }
     }
-    Ok(column)
+    Ok((column, id))
+}
+
+/// A column name: the mapping's own text when it is one of `index`'s columns (the same bytes,
+/// so nothing to check), else the bytes checked as UTF-8.
+#[inline]
+fn named<'a>(name: &'a [u8], index: Option<&'a ColumnIndex>) -> Read<(&'a str, Option<ColumnId>)> {
+    if let Some((known, id)) = index.and_then(|index| index.find(name)) {
+        return Ok((known, Some(id)));
+    }
+    Ok((text(name)?, None))
 }
 
 #[inline]
 fn read_value(bytes: &[u8]) -> Read<ValueRef<'_>> {
+    // Text with a length below 128, alone: most values.
+    if let [0x3A, len @ ..0x80, text_bytes @ ..] = bytes
+        && text_bytes.len() == usize::from(*len)
+    {
+        return Ok(ValueRef::Text(text(text_bytes)?));
+    }
     let mut fields = Fields::new(bytes);
-    // Text is most columns' kind: read it directly.
+    // The kinds most columns hold, read directly: the kind's field alone in the value.
+    let only = |fields: &Fields<'_>, value| match fields.rest {
+        [] => Ok(value),
+        _ => Err(NotPlain),
+    };
     if let Some(text_bytes) = fields.bytes_of(7)? {
-        return match fields.rest {
-            [] => Ok(ValueRef::Text(text(text_bytes)?)),
-            _ => Err(NotPlain),
-        };
+        return only(&fields, ValueRef::Text(text(text_bytes)?));
+    }
+    if let Some(v) = fields.varint_of(3)? {
+        return only(&fields, ValueRef::Int(zigzag(v)));
+    }
+    if let Some(date) = fields.bytes_of(9)? {
+        return only(&fields, ValueRef::Date(read_date(date)?));
+    }
+    if let Some(timestamp) = fields.bytes_of(12)? {
+        return only(
+            &fields,
+            ValueRef::Timestamp(read_timestamp(timestamp)?.seconds),
+        );
     }
     let Some((number, data)) = fields.next()? else {
         return Ok(ValueRef::Null);
@@ -381,8 +566,7 @@ fn read_value(bytes: &[u8]) -> Read<ValueRef<'_>> {
     let value = match (number, data) {
         (1, Data::Varint(_)) => ValueRef::Null,
         (2, Data::Varint(v)) => ValueRef::Bool(v != 0),
-        // sint64: zigzag.
-        (3, Data::Varint(v)) => ValueRef::Int(((v >> 1) as i64) ^ -((v & 1) as i64)),
+        (3, Data::Varint(v)) => ValueRef::Int(zigzag(v)),
         (4, Data::Varint(v)) => ValueRef::UInt(v),
         (5, Data::Fixed64(bits)) => ValueRef::Float(f64::from_bits(bits)),
         (6, Data::Bytes(b)) => ValueRef::Decimal(read_decimal(b)?),
@@ -404,10 +588,30 @@ fn read_value(bytes: &[u8]) -> Read<ValueRef<'_>> {
     Ok(value)
 }
 
+/// A `sint64` as prost reads it: zigzag.
+#[inline]
+fn zigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
 /// A `Date`: three int32 fields, read as prost reads them (the low 32 bits of the varint).
 fn read_date(bytes: &[u8]) -> Read<Date> {
     let mut date = Date::default();
     let mut fields = Fields::new(bytes);
+    // Year, month and day in order, as encoders write a whole date, read directly; then
+    // whatever else field by field (a part that is 0 is not written).
+    if let Some(year) = fields.varint_of(1)? {
+        fields.once(1)?;
+        date.year = year as i32;
+        if let Some(month) = fields.varint_of(2)? {
+            fields.once(2)?;
+            date.month = month as i32;
+            if let Some(day) = fields.varint_of(3)? {
+                fields.once(3)?;
+                date.day = day as i32;
+            }
+        }
+    }
     while let Some((number, data)) = fields.next()? {
         fields.once(number)?;
         match (number, data) {

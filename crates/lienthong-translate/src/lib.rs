@@ -16,6 +16,7 @@
 //! | [`entity`] | the canonical entities as one enum |
 //! | [`record`] | the translation result, record ids |
 //! | `event` | change events read in place from their protobuf bytes, for the stage |
+//! | `wire` | canonical records written as protobuf in one pass, for the stage |
 //! | [`trial`] | `lienthong mapping test`: a mapping tried on sample rows (JSON or CSV), no Kafka |
 //! | [`stage`] | the Kafka stage: offsets committed after acknowledgement, `dlq.translate`, reload |
 //!
@@ -50,6 +51,7 @@ pub mod record;
 pub mod sample;
 pub mod stage;
 pub mod trial;
+mod wire;
 
 pub use codelist::CodeLists;
 pub use entity::{CanonicalEntity, EntityKind};

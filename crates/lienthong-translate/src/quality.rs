@@ -27,6 +27,7 @@ use crate::codelist::{
     COMMUNE_2025, COMMUNE_PRE_2025, CodeLists, DISTRICT_PRE_2025, PROVINCE_2025, PROVINCE_PRE_2025,
 };
 use crate::date::{CivilDate, day_range, is_partial, unix_seconds};
+use crate::engine::IntText;
 use crate::entity::CanonicalEntity;
 use crate::mapping::spec::QualitySpec;
 use crate::mapping::target::{PlaceField, PlacePart, Sensitivity, Slot, SlotSet};
@@ -144,9 +145,18 @@ pub const CRITERIA: [QualityCriterion; 6] = [
 ];
 
 /// Findings collected for one record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Findings {
     flags: Vec<QualityFlag>,
+}
+
+impl Default for Findings {
+    fn default() -> Self {
+        // Records mostly get a handful of findings: room for them without growing.
+        Findings {
+            flags: Vec::with_capacity(8),
+        }
+    }
 }
 
 impl Findings {
@@ -283,10 +293,17 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
             Warning,
             Slot::Place(field, PlacePart::Commune).name(),
             codes::PLACE_COMMUNE_OUTSIDE_PROVINCE,
-            format!(
-                "commune {} of {} is not in province {} of {}",
-                commune.code, commune.code_system, province.code, province.code_system
-            ),
+            [
+                "commune ",
+                &commune.code,
+                " of ",
+                &commune.code_system,
+                " is not in province ",
+                &province.code,
+                " of ",
+                &province.code_system,
+            ]
+            .concat(),
         );
     }
 }
@@ -684,7 +701,7 @@ fn check_entity_fields(
 
 /// The free-text fields of a record, with their names and whether they are personal names.
 fn text_fields(entity: &CanonicalEntity) -> Vec<(&'static str, &str, bool)> {
-    let mut out: Vec<(&'static str, &str, bool)> = Vec::new();
+    let mut out: Vec<(&'static str, &str, bool)> = Vec::with_capacity(12);
     if let Some(person) = entity.person() {
         if let Some(name) = &person.name {
             out.push(("person.name", name.full.as_str(), true));
@@ -828,11 +845,14 @@ fn check_live(context: &CheckContext<'_>, findings: &mut Findings) {
                     Warning,
                     "",
                     codes::SOURCE_STALE,
-                    format!(
-                        "the change was committed {} days before it was translated (limit {})",
-                        age / 86_400,
-                        context.settings.max_change_age_days
-                    ),
+                    [
+                        "the change was committed ",
+                        IntText::new(age / 86_400).as_str(),
+                        " days before it was translated (limit ",
+                        IntText::new(i64::from(context.settings.max_change_age_days)).as_str(),
+                        ")",
+                    ]
+                    .concat(),
                 );
             } else if age < -300 {
                 findings.add(
@@ -918,25 +938,36 @@ fn check_shared(
     if let Some(message) = shared_key_missing {
         findings.add(Shared, Warning, "", codes::SHARING_NO_SHARED_KEY, message);
     }
-    let mut sensitive: Vec<&str> = context
-        .assigned
+    let mut message = String::new();
+    for slot in sensitive_slots_by_name()
         .iter()
-        .filter(|s| s.sensitivity() == Sensitivity::Sensitive)
-        .map(Slot::name)
-        .collect();
-    if !sensitive.is_empty() {
-        sensitive.sort();
-        findings.add(
-            Shared,
-            Info,
-            "",
-            codes::SHARING_SENSITIVE_FIELDS,
-            format!(
-                "sensitive personal data ({}): masked for partners unless their policy grants it",
-                sensitive.join(", ")
-            ),
-        );
+        .filter(|s| context.assigned.contains(**s))
+    {
+        if message.is_empty() {
+            message.reserve(160);
+            message.push_str("sensitive personal data (");
+        } else {
+            message.push_str(", ");
+        }
+        message.push_str(slot.name());
     }
+    if !message.is_empty() {
+        message.push_str("): masked for partners unless their policy grants it");
+        findings.add(Shared, Info, "", codes::SHARING_SENSITIVE_FIELDS, message);
+    }
+}
+
+/// The slots of sensitive data, in the order of their names (as the finding lists them).
+fn sensitive_slots_by_name() -> &'static [Slot] {
+    static SENSITIVE: std::sync::LazyLock<Vec<Slot>> = std::sync::LazyLock::new(|| {
+        let mut slots: Vec<Slot> = Slot::all()
+            .into_iter()
+            .filter(|s| s.sensitivity() == Sensitivity::Sensitive)
+            .collect();
+        slots.sort_by_key(|s| s.name());
+        slots
+    });
+    &SENSITIVE
 }
 
 #[cfg(test)]

@@ -136,6 +136,10 @@ pub(crate) fn operation_name(op: Operation) -> &'static str {
 
 /// Appends `s` with `%`, `&` and `=` escaped, so that `col=value&col=value` stays unambiguous.
 fn push_escaped(out: &mut String, s: &str) {
+    if !s.contains(['%', '&', '=']) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '%' => out.push_str("%25"),
@@ -156,15 +160,30 @@ fn push_escaped(out: &mut String, s: &str) {
 /// ```
 pub fn source_key<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     let mut key = String::new();
+    push_source_key(&mut key, pairs);
+    key
+}
+
+/// Appends [`source_key`] of `pairs` to `out`.
+pub(crate) fn push_source_key<'a>(
+    out: &mut String,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
     for (i, (column, value)) in pairs.into_iter().enumerate() {
         if i > 0 {
-            key.push('&');
+            out.push('&');
         }
-        push_escaped(&mut key, column);
-        key.push('=');
-        push_escaped(&mut key, value);
+        push_escaped(out, column);
+        out.push('=');
+        push_escaped(out, value);
     }
-    key
+}
+
+/// Appends the part of [`record_id`] before the source key: `<source_id>:<schema>.<table>:`.
+pub(crate) fn push_record_id_prefix(out: &mut String, source_id: &str, schema: &str, table: &str) {
+    for part in [source_id, ":", schema, ".", table, ":"] {
+        out.push_str(part);
+    }
 }
 
 /// The record id of a source row: `<source_id>:<schema>.<table>:<source key>`.

@@ -40,7 +40,7 @@ use crate::codelist::CodeLists;
 use crate::engine::Translated;
 use crate::entity::EntityKind;
 use crate::event::EventRef;
-use crate::mapping::MappingSet;
+use crate::mapping::{Mapping, MappingSet};
 use crate::record::RecordOperation;
 
 /// The stage name in dead-letter topics, consumer groups and metrics.
@@ -239,7 +239,12 @@ pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> 
         return Translation::Publish(Vec::new(), None);
     };
     let decoded;
-    let event = match EventRef::read(payload) {
+    // Read for the mapping of its table, so that its columns are located as they are read.
+    let mut found: Option<&Mapping> = None;
+    let event = match EventRef::read_for(payload, |source, schema, table| {
+        found = catalog.mappings.find(source, schema, table);
+        found.map(|m| &m.columns)
+    }) {
         Some(event) => event,
         None => match ChangeEvent::decode(payload) {
             Ok(event) => {
@@ -255,7 +260,20 @@ pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> 
             }
         },
     };
-    match catalog.mappings.translate(&event, &catalog.code_lists, now) {
+    // The mapping found while reading is the one of the event's table, unless the event named
+    // its table after its rows (no encoder does): then it is looked up again.
+    let translated = match found.filter(|m| {
+        let source = m.source();
+        (
+            source.id.as_str(),
+            source.schema.as_str(),
+            source.table.as_str(),
+        ) == (event.source_id, event.schema, event.table)
+    }) {
+        Some(mapping) => mapping.translate(&event, &catalog.code_lists, now),
+        None => catalog.mappings.translate(&event, &catalog.code_lists, now),
+    };
+    match translated {
         Ok(translated) => {
             let (outputs, quality) = outputs(translated, record);
             Translation::Publish(outputs, Some(quality))
@@ -281,7 +299,7 @@ fn outputs(mut translated: Translated, input: &InboundRecord) -> (Vec<Output>, Q
     }
     headers.traceparent = input.headers.traceparent.clone();
     headers.tracestate = input.headers.tracestate.clone();
-    let headers = headers.protobuf(kind.message_name());
+    headers.content_type = Some(kind.content_type().to_owned());
     let tombstone = translated.operation == RecordOperation::Delete;
     let mut out = Vec::with_capacity(if tombstone { 2 } else { 1 });
     if tombstone {

@@ -57,29 +57,44 @@ impl PersonName {
     /// ```
     pub fn parse(full: &str) -> Result<Self, NameError> {
         let cleaned = cleaned(full);
-        let words: Vec<&str> = cleaned.split(' ').filter(|w| !w.is_empty()).collect();
-        let (family, middle, given) = match words.as_slice() {
-            [] => return Err(NameError::Empty),
-            [given] => ("", String::new(), *given),
-            [family, given] => (*family, String::new(), *given),
-            [family, middle @ .., given] => (*family, middle.join(" "), *given),
+        // Clean text is trimmed and has single spaces between words: the family name runs to
+        // the first space, the given name from the last, and the middle names are what lies
+        // between, spaces included.
+        let (family, middle, given) = match (cleaned.find(' '), cleaned.rfind(' ')) {
+            _ if cleaned.is_empty() => return Err(NameError::Empty),
+            (Some(first), Some(last)) => (
+                &cleaned[..first],
+                cleaned.get(first + 1..last).unwrap_or_default(),
+                &cleaned[last + 1..],
+            ),
+            _ => ("", "", &cleaned[..]),
         };
         Ok(PersonName {
             family: family.to_owned(),
-            middle,
+            middle: middle.to_owned(),
             given: given.to_owned(),
         })
     }
 
     /// The parts joined by single spaces, empty parts left out.
     pub fn full(&self) -> String {
-        [&self.family, &self.middle, &self.given]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
+        join_name_parts(&self.family, &self.middle, &self.given)
     }
+}
+
+/// The parts of a name that are not empty, joined by single spaces (as [`PersonName::full`]).
+pub fn join_name_parts(family: &str, middle: &str, given: &str) -> String {
+    let mut full = String::with_capacity(family.len() + middle.len() + given.len() + 2);
+    for part in [family, middle, given] {
+        if part.is_empty() {
+            continue;
+        }
+        if !full.is_empty() {
+            full.push(' ');
+        }
+        full.push_str(part);
+    }
+    full
 }
 
 impl FromStr for PersonName {
@@ -243,6 +258,40 @@ mod tests {
             ("Tôn", "Nữ Thị Ngọc", "Lan")
         );
         assert_eq!(five.to_string(), "Tôn Nữ Thị Ngọc Lan");
+    }
+
+    /// The first version of [`PersonName::parse`], splitting into words, as the reference.
+    fn parse_reference(full: &str) -> Result<PersonName, NameError> {
+        let cleaned = cleaned(full);
+        let words: Vec<&str> = cleaned.split(' ').filter(|w| !w.is_empty()).collect();
+        let (family, middle, given) = match words.as_slice() {
+            [] => return Err(NameError::Empty),
+            [given] => ("", String::new(), *given),
+            [family, given] => (*family, String::new(), *given),
+            [family, middle @ .., given] => (*family, middle.join(" "), *given),
+        };
+        Ok(PersonName {
+            family: family.to_owned(),
+            middle,
+            given: given.to_owned(),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_agrees_with_the_reference(s in crate::test_support::any_text()) {
+            let parsed = PersonName::parse(&s);
+            prop_assert_eq!(&parsed, &parse_reference(&s));
+            if let Ok(name) = parsed {
+                let full = [&name.family, &name.middle, &name.given]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                prop_assert_eq!(name.full(), full);
+            }
+        }
     }
 
     #[test]

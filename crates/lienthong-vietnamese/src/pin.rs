@@ -113,7 +113,28 @@ pub fn province_prefixes() -> &'static [ProvincePrefix] {
 
 /// The province with this three-digit code, if any.
 pub fn province_prefix(code: &str) -> Option<&'static ProvincePrefix> {
-    PREFIXES.iter().find(|p| p.code == code)
+    // Every record with an ID number looks its prefix up: by its value, not by scanning.
+    static BY_NUMBER: LazyLock<Vec<Option<u8>>> = LazyLock::new(|| {
+        let mut table = vec![None; 1000];
+        for (i, prefix) in PREFIXES.iter().enumerate().rev() {
+            if let (Some(n), Ok(i)) = (three_digits(prefix.code), u8::try_from(i)) {
+                table[n] = Some(i);
+            }
+        }
+        table
+    });
+    let at = BY_NUMBER[three_digits(code)?]?;
+    PREFIXES.get(usize::from(at))
+}
+
+/// The value of a code of exactly three ASCII digits.
+fn three_digits(code: &str) -> Option<usize> {
+    match code.as_bytes() {
+        &[a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Some(usize::from(a - b'0') * 100 + usize::from(b - b'0') * 10 + usize::from(c - b'0'))
+        }
+        _ => None,
+    }
 }
 
 /// Sex as the ID number encodes it.
@@ -214,15 +235,18 @@ impl PersonalId {
     /// ```
     pub fn parse(s: &str) -> Result<Self, PinError> {
         let s = s.trim();
-        let len = s.chars().count();
-        if len != 12 {
-            return Err(PinError::WrongLength { len });
-        }
-        if let Some((i, found)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(PinError::NonDigit {
-                position: i + 1,
-                found,
-            });
+        // Twelve ASCII digits (nearly every number): nothing to count or report.
+        if !(s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) {
+            let len = s.chars().count();
+            if len != 12 {
+                return Err(PinError::WrongLength { len });
+            }
+            if let Some((i, found)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+                return Err(PinError::NonDigit {
+                    position: i + 1,
+                    found,
+                });
+            }
         }
         let mut digits = [0u8; 12];
         digits.copy_from_slice(s.as_bytes());
@@ -444,6 +468,16 @@ mod tests {
         assert_eq!(province_prefix("001").unwrap().name, "Hà Nội");
         assert_eq!(province_prefix("096").unwrap().name, "Cà Mau");
         assert!(province_prefix("003").is_none());
+    }
+
+    #[test]
+    fn prefixes_are_found_as_by_scanning_the_table() {
+        let scan = |code: &str| PREFIXES.iter().find(|p| p.code == code);
+        let mut codes: Vec<String> = (0..1000).map(|n| format!("{n:03}")).collect();
+        codes.extend(["", "1", "01", "0001", "ab1", "０01", " 01"].map(String::from));
+        for code in &codes {
+            assert_eq!(province_prefix(code), scan(code), "{code:?}");
+        }
     }
 
     #[test]

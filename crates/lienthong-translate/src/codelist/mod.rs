@@ -474,7 +474,12 @@ pub struct CodeLists {
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
-    lists: BTreeMap<String, CodeList>,
+    /// Sorted by code system.
+    lists: Vec<CodeList>,
+    /// Where each code system is in `lists`. Hashed: the translator looks a list up for every
+    /// coded field of every record, and an ordered map would compare long, alike names
+    /// (`vn.province.2025`, `vn.province.pre2025`) several times per look-up.
+    by_system: FxHashMap<String, usize>,
     crosswalks: Vec<Crosswalk>,
 }
 
@@ -513,10 +518,16 @@ impl CodeLists {
     pub fn load_dir(dir: impl AsRef<Path>) -> Result<Self, CodeListError> {
         let dir = dir.as_ref();
         let (lists, crosswalks) = load::load_dir(dir)?;
+        let by_system = lists
+            .keys()
+            .enumerate()
+            .map(|(i, system)| (system.clone(), i))
+            .collect();
         Ok(CodeLists {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                lists,
+                lists: lists.into_values().collect(),
+                by_system,
                 crosswalks,
             }),
         })
@@ -528,12 +539,13 @@ impl CodeLists {
     }
 
     pub fn list(&self, code_system: &str) -> Option<&CodeList> {
-        self.inner.lists.get(code_system)
+        let at = *self.inner.by_system.get(code_system)?;
+        Some(&self.inner.lists[at])
     }
 
     /// Every list, by code system.
     pub fn lists(&self) -> impl Iterator<Item = &CodeList> {
-        self.inner.lists.values()
+        self.inner.lists.iter()
     }
 
     pub fn crosswalks(&self) -> &[Crosswalk] {
@@ -592,10 +604,8 @@ impl CodeLists {
     /// ```
     pub fn resolve_on(&self, code_system: &str, code: &str, date: CivilDate) -> Resolution<'_> {
         let Some((system, entry)) = self
-            .inner
-            .lists
-            .get_key_value(code_system)
-            .and_then(|(system, list)| Some((system.as_str(), list.get(code)?)))
+            .list(code_system)
+            .and_then(|list| Some((list.code_system(), list.get(code)?)))
         else {
             return Resolution::Unknown;
         };

@@ -3,13 +3,14 @@
 use lienthong_proto::v1 as pb;
 use lienthong_proto::v1::{CodedValue, Date, Place};
 use lienthong_vietnamese::names::PersonName;
-use lienthong_vietnamese::text::{clean, fold, nfc, title_cased_name};
+use lienthong_vietnamese::text::{clean, fold, in_nfc, nfc, title_cased_name};
 
 use super::transform::{normalise_decimal, to_int};
 use super::value::FieldValue;
 use crate::codelist::SEX;
 use crate::date::{CivilDate, is_valid_date};
 use crate::entity::CanonicalEntity;
+use crate::event::ValueRef;
 use crate::mapping::target::{PlaceField, PlacePart, Slot, SlotKind};
 
 /// The value does not fit the field; the message never quotes the value.
@@ -48,6 +49,63 @@ pub(crate) fn assign(
     Ok(true)
 }
 
+/// [`assign`] of what the steps most fields end with, in the kind of slot that takes it as it
+/// is: a coded value, text, the name of an enum value. The same result, without going through
+/// every kind of conversion.
+pub(crate) fn assign_made(
+    entity: &mut CanonicalEntity,
+    slot: Slot,
+    value: FieldValue<'_>,
+    original: &str,
+) -> Result<bool, AssignError> {
+    let converted = match (slot.kind(), value) {
+        (SlotKind::Coded, FieldValue::Coded { value, as_of }) => {
+            if value.code.is_empty() && value.original.is_empty() {
+                return Ok(false);
+            }
+            Converted::Coded(value, as_of)
+        }
+        (SlotKind::Text, FieldValue::Text(text)) => {
+            if text.chars().all(char::is_whitespace) {
+                return Ok(false);
+            }
+            Converted::Text(trimmed_nfc(text))
+        }
+        (SlotKind::Enum, FieldValue::Text(text)) => {
+            if text.chars().all(char::is_whitespace) {
+                return Ok(false);
+            }
+            Converted::Enum(enum_value(slot, &text)?)
+        }
+        (_, value) => return assign(entity, slot, value, original),
+    };
+    write(entity, slot, converted, original);
+    Ok(true)
+}
+
+/// [`assign`] of a column's value as the source sent it, for a field without transforms, in
+/// the cases that need no conversion work and cannot fail: a valid date, an integer that fits,
+/// a decimal in canonical-able form, or NULL (nothing set: `Some(false)`). `None` for every
+/// other case, which the caller takes through [`assign`]; nothing is set then.
+pub(crate) fn assign_as_sent(
+    entity: &mut CanonicalEntity,
+    slot: Slot,
+    value: ValueRef<'_>,
+) -> Option<bool> {
+    let converted = match (slot.kind(), value) {
+        (_, ValueRef::Null) => return Some(false),
+        (SlotKind::Date, ValueRef::Date(d)) if is_valid_date(&d) => Converted::Date(d),
+        (SlotKind::Int, ValueRef::Int(i)) => Converted::Int(i32::try_from(i).ok()?),
+        (SlotKind::Decimal, ValueRef::Decimal(d)) => {
+            Converted::Decimal(normalise_decimal(d, false)?)
+        }
+        _ => return None,
+    };
+    // Not a name slot (their original text matters): no slot of these kinds is one.
+    write(entity, slot, converted, "");
+    Some(true)
+}
+
 fn wrong(slot: Slot, value: &FieldValue<'_>, hint: &str) -> AssignError {
     AssignError(format!(
         "`{slot}` takes {hint}, but the value is a {}",
@@ -63,8 +121,7 @@ fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, Assig
             | FieldValue::UInt(_)
             | FieldValue::Decimal(_)
             | FieldValue::Bytes(_) => {
-                let text = value.into_text().unwrap_or_default();
-                Converted::Text(nfc(text.trim()).into_owned())
+                Converted::Text(trimmed_nfc(value.into_text().unwrap_or_default()))
             }
             _ => return Err(wrong(slot, &value, "text")),
         },
@@ -163,6 +220,17 @@ fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, Assig
     }))
 }
 
+/// `nfc(text.trim())` as an owned string: text a step already made (and owns) is kept when it
+/// is trimmed and in NFC, instead of being copied.
+fn trimmed_nfc(text: std::borrow::Cow<'_, str>) -> String {
+    match text {
+        std::borrow::Cow::Owned(owned) if owned.trim().len() == owned.len() && in_nfc(&owned) => {
+            owned
+        }
+        other => nfc(other.trim()).into_owned(),
+    }
+}
+
 /// The name part in [`title_cased_name`] casing, kept as it is when it has that casing.
 fn title_cased(part: String) -> String {
     let changed = match title_cased_name(&part) {
@@ -172,19 +240,38 @@ fn title_cased(part: String) -> String {
     changed.unwrap_or(part)
 }
 
+/// The sex a code of `code_system` stands for.
+fn sex_of_code(slot: Slot, code_system: &str, code: &str) -> Result<pb::Sex, AssignError> {
+    if code_system != SEX {
+        return Err(AssignError(format!(
+            "`{slot}` takes codes of {SEX}, not of {code_system}"
+        )));
+    }
+    match code {
+        "1" => Ok(pb::Sex::Male),
+        "2" => Ok(pb::Sex::Female),
+        _ => Err(AssignError(format!("`{slot}`: {SEX} has no such code"))),
+    }
+}
+
+/// [`assign`] of the coded value of a code found in a list (`code` not empty) to a sex slot,
+/// without making the coded value: only its system and code matter there.
+pub(crate) fn assign_sex_code(
+    entity: &mut CanonicalEntity,
+    slot: Slot,
+    code_system: &str,
+    code: &str,
+) -> Result<bool, AssignError> {
+    let sex = sex_of_code(slot, code_system, code)?;
+    write(entity, slot, Converted::Sex(sex), "");
+    Ok(true)
+}
+
 fn to_sex(slot: Slot, value: &FieldValue<'_>) -> Result<pb::Sex, AssignError> {
     match value {
-        FieldValue::Coded { value: coded, .. } if coded.code_system == SEX => {
-            match coded.code.as_str() {
-                "1" => Ok(pb::Sex::Male),
-                "2" => Ok(pb::Sex::Female),
-                _ => Err(AssignError(format!("`{slot}`: {SEX} has no such code"))),
-            }
+        FieldValue::Coded { value: coded, .. } => {
+            sex_of_code(slot, &coded.code_system, &coded.code)
         }
-        FieldValue::Coded { value: coded, .. } => Err(AssignError(format!(
-            "`{slot}` takes codes of {SEX}, not of {}",
-            coded.code_system
-        ))),
         FieldValue::Text(text) => match fold(text).as_str() {
             "male" | "m" | "nam" => Ok(pb::Sex::Male),
             "female" | "f" | "nu" => Ok(pb::Sex::Female),

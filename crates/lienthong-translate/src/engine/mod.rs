@@ -3,6 +3,7 @@
 //! Pure: the same event, code lists and `now` give the same record. No I/O, no clock.
 
 mod assign;
+mod shortcut;
 mod transform;
 mod value;
 
@@ -27,8 +28,10 @@ use crate::record::{
     MappedRecord, MappingError, RecordOperation, operation_name, record_id, source_key,
 };
 use assign::{AssignError, assign};
+use shortcut::Taken;
 use transform::{StepContext, StepFailure};
 use value::FieldValue;
+pub(crate) use value::IntText;
 
 impl Mapping {
     /// Translates one change event of the mapping's source table into a canonical record.
@@ -92,16 +95,36 @@ impl Mapping {
             }
             Operation::Delete => &event.before,
         };
-        let position_text = event
+        // `<source_id>:<position>:<mapping id>@<version>`, built in one string.
+        let mut idempotency_key = String::with_capacity(
+            event.source_id.len() + self.id().len() + self.version().len() + 40,
+        );
+        idempotency_key.push_str(event.source_id);
+        idempotency_key.push(':');
+        event
             .position
             .as_ref()
-            .and_then(position_text)
+            .and_then(|p| push_position_text(&mut idempotency_key, p))
             .ok_or(MappingError::NoPosition)?;
+        idempotency_key.push(':');
+        idempotency_key.push_str(self.id());
+        idempotency_key.push('@');
+        idempotency_key.push_str(self.version());
+        // Located already when the event was read for this mapping's columns.
+        let positions = match event
+            .located
+            .as_ref()
+            .filter(|l| std::ptr::eq(l.index, &self.columns))
+        {
+            Some(located) if operation == Operation::Delete => Cow::Borrowed(&located.before),
+            Some(located) => Cow::Borrowed(&located.after),
+            None => Cow::Owned(self.columns.locate(row.iter().map(|c| c.name))),
+        };
         let row = SourceRow {
             mapping: self,
             event,
             columns: row,
-            positions: self.columns.locate(row.iter().map(|c| c.name)),
+            positions,
         };
         let key = source_key_of(&row)?;
         let record_id = record_id(event.source_id, event.schema, event.table, &key);
@@ -123,16 +146,7 @@ impl Mapping {
             source_commit_time: event.commit_time,
             translated_at: Some(to_timestamp(now)),
             source_operation: operation as i32,
-            idempotency_key: [
-                event.source_id,
-                ":",
-                &position_text,
-                ":",
-                self.id(),
-                "@",
-                self.version(),
-            ]
-            .concat(),
+            idempotency_key,
         };
         // Boxed: a civil-servant file is some kilobytes, and the record moves a few times
         // before it is encoded.
@@ -165,6 +179,51 @@ impl Mapping {
             if assigned.contains(field.slot) {
                 continue;
             }
+            // One column, or a code and its display: the value may go the short way (see
+            // `shortcut`).
+            if self.shortcuts
+                && let Input::Columns(_) = &field.input
+                && let Some(&first) = field.input_columns.first()
+                && let Some(at) = row.positions.get(first)
+            {
+                let mut cx = StepContext {
+                    code_lists,
+                    change_date,
+                    source_id: event.source_id,
+                    original: "",
+                    field: &field.path,
+                    sensitivity: field.slot.sensitivity(),
+                    findings: &mut findings,
+                };
+                let value = row.columns[at].value;
+                let taken = match field.input_columns[1..] {
+                    [] => shortcut::take(field, value, &mut entity, &mut cx),
+                    [second] => match row.positions.get(second) {
+                        Some(second) => shortcut::take_local_code(
+                            field,
+                            value,
+                            row.columns[second].value,
+                            &mut entity,
+                            &mut cx,
+                        ),
+                        None => Taken::No,
+                    },
+                    _ => Taken::No,
+                };
+                match taken {
+                    Taken::No => {}
+                    Taken::StepFailed(failure) => {
+                        on_failure(field, failure, &mut findings)?;
+                        continue;
+                    }
+                    Taken::Assigned(result) => {
+                        if settle(field, result, &mut findings)? {
+                            assigned.insert(field.slot);
+                        }
+                        continue;
+                    }
+                }
+            }
             let (value, original) = read_input(field, &row, &mut findings)?;
             let mut cx = StepContext {
                 code_lists,
@@ -191,25 +250,14 @@ impl Mapping {
             if failed {
                 continue;
             }
-            match assign(&mut entity, field.slot, current, &original) {
-                Ok(true) => {
-                    assigned.insert(field.slot);
-                    if matches!(
-                        field.slot,
-                        Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
-                    ) {
-                        name_part_originals.push((field.slot, original.into_owned()));
-                    }
-                }
-                Ok(false) => {}
-                Err(AssignError(message)) => {
-                    let failure = StepFailure {
-                        criterion: QualityCriterion::Correct,
-                        severity: QualitySeverity::Error,
-                        code: codes::VALUE_WRONG_TYPE,
-                        message,
-                    };
-                    on_failure(field, failure, &mut findings)?;
+            let result = assign(&mut entity, field.slot, current, &original);
+            if settle(field, result, &mut findings)? {
+                assigned.insert(field.slot);
+                if matches!(
+                    field.slot,
+                    Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
+                ) {
+                    name_part_originals.push((field.slot, original.into_owned()));
                 }
             }
         }
@@ -335,7 +383,7 @@ struct SourceRow<'r, 'a> {
     mapping: &'r Mapping,
     event: &'r EventRef<'a>,
     columns: &'r [ColumnRef<'a>],
-    positions: Positions,
+    positions: Cow<'r, Positions>,
 }
 
 impl<'r, 'a> SourceRow<'r, 'a> {
@@ -361,11 +409,50 @@ fn table_name(event: &EventRef<'_>) -> String {
     format!("{}.{}", event.schema, event.table)
 }
 
-/// The position of a change as text: the PostgreSQL connector's `<commit LSN>:<sequence>`,
-/// `<gtid>@<file>:<offset>:<row>` for binlogs, the cursor for polls, the chunk and row for
-/// snapshots.
-fn position_text(position: &SourcePosition) -> Option<String> {
-    Some(match position.kind.as_ref()? {
+/// Appends the position of a change as text: the PostgreSQL connector's
+/// `<commit LSN>:<sequence>`, `<gtid>@<file>:<offset>:<row>` for binlogs, the cursor for polls,
+/// the chunk and row for snapshots. `None` (and nothing appended) for a position of no kind.
+fn push_position_text(out: &mut String, position: &SourcePosition) -> Option<()> {
+    match position.kind.as_ref()? {
+        // Every record of a PostgreSQL source comes this way: written without `format!`.
+        PositionKind::Postgres(p) => {
+            push_hex16(out, p.commit_lsn);
+            out.push(':');
+            push_decimal(out, p.sequence);
+        }
+        other => out.push_str(&position_text(other)),
+    }
+    Some(())
+}
+
+/// `format!("{value:016X}")`.
+fn push_hex16(out: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for shift in (0..16).rev() {
+        out.push(char::from(DIGITS[((value >> (shift * 4)) & 0xF) as usize]));
+    }
+}
+
+/// `format!("{value}")`.
+fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// The text of a position of another kind than PostgreSQL's (see [`push_position_text`]).
+fn position_text(position: &PositionKind) -> String {
+    match position {
         PositionKind::Postgres(p) => format!("{:016X}:{}", p.commit_lsn, p.sequence),
         PositionKind::Binlog(b) => format!("{}@{}:{}:{}", b.gtid, b.file, b.offset, b.row_index),
         PositionKind::Poll(p) => format!(
@@ -379,7 +466,7 @@ fn position_text(position: &SourcePosition) -> Option<String> {
         PositionKind::Snapshot(s) => {
             format!("snapshot:{}:{}:{}", s.snapshot_id, s.chunk, s.row_index)
         }
-    })
+    }
 }
 
 /// The text of a key value; `None` for null and for values that cannot identify a row.
@@ -544,6 +631,27 @@ fn column_value<'a>(
         );
         FieldValue::Null
     }))
+}
+
+/// Whether the assignment set the field; a value that does not fit it is a failure of the field.
+fn settle(
+    field: &CompiledField,
+    result: Result<bool, AssignError>,
+    findings: &mut Findings,
+) -> Result<bool, MappingError> {
+    match result {
+        Ok(set) => Ok(set),
+        Err(AssignError(message)) => {
+            let failure = StepFailure {
+                criterion: QualityCriterion::Correct,
+                severity: QualitySeverity::Error,
+                code: codes::VALUE_WRONG_TYPE,
+                message,
+            };
+            on_failure(field, failure, findings)?;
+            Ok(false)
+        }
+    }
 }
 
 fn on_failure(

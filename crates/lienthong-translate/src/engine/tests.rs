@@ -714,3 +714,249 @@ fn the_core_can_be_shared_across_worker_threads() {
     shared::<MappedRecord>();
     shared::<MappingError>();
 }
+
+/// Every shape a shortcut takes, and some it must leave to the pipeline.
+fn shortcut_shapes() -> &'static Mapping {
+    static MAPPING: OnceLock<Mapping> = OnceLock::new();
+    MAPPING.get_or_init(|| {
+        mapping(
+            "civil_servant",
+            r#"
+[[field]]
+target = "person.personal_id"
+from = "a"
+transforms = ["trim"]
+[[field]]
+target = "person.email"
+from = "b"
+transforms = ["trim", "lower"]
+[[field]]
+target = "person.phone"
+from = "c"
+transforms = [{ replace = { pattern = "[\\s.]", with = "" } }]
+[[field]]
+target = "person.ethnicity"
+from = "d"
+transforms = [{ code = { system = "vn.ethnic.qd1019-2008" } }]
+[[field]]
+target = "person.sex"
+from = "e"
+transforms = [{ code = { system = "lienthong.sex" } }]
+[[field]]
+target = "person.birth_place.province"
+from = "f"
+transforms = ["clean", { province = { system = "vn.province.pre2025" } }]
+[[field]]
+target = "person.hometown.province"
+from = "g"
+transforms = ["clean", { province = { system = "vn.province.pre2025", by = "name", unmapped = "reject" } }]
+on_error = "flag"
+[[field]]
+target = "person.religion"
+from = "h"
+transforms = ["upper", { code = { system = "vn.religion" } }]
+[[field]]
+target = "category"
+from = "i"
+transforms = ["trim", { map = { values = { CB = "cadre", CC = "civil_servant", X = "no_such_category" } } }]
+[[field]]
+target = "status"
+from = "j"
+transforms = [{ map = { values = { "1" = "active", "2" = "retired" }, fold = true, unmapped = "keep" } }]
+[[field]]
+target = "organisation_id"
+from = "k"
+transforms = [{ record_ref = { schema = "public", table = "don_vi", key = ["id"] } }]
+[[field]]
+target = "organisation_name"
+from = "l"
+transforms = ["nfc", "title_case", "clean"]
+[[field]]
+target = "person.hometown.detail"
+from = "m"
+[[field]]
+target = "salary_step"
+from = "n"
+[[field]]
+target = "salary_coefficient"
+from = "o"
+[[field]]
+target = "recruitment_date"
+from = "p"
+[[field]]
+target = "person.name.family"
+from = "q"
+transforms = ["trim"]
+[[field]]
+target = "person.nationality"
+from = "r"
+transforms = [{ code = { system = "vn.ethnic.qd1019-2008", by = "name" } }]
+[[field]]
+target = "person.former_id_number"
+from = "s"
+transforms = ["trim", { default = "none" }]
+[[field]]
+target = "position_allowance"
+from = "t"
+transforms = ["trim"]
+[[field]]
+target = "position"
+from = ["v", "w"]
+transforms = [{ local_code = { system = "t.chuc_vu" } }]
+[[field]]
+target = "rank"
+from = ["w"]
+transforms = ["trim", { local_code = { system = "t.ngach" } }]
+[[field]]
+target = "person.permanent_residence.text"
+from = "u"
+transforms = [{ replace = { pattern = "^\\s*$", with = "(blank)" } }, "lower"]
+"#,
+        )
+    })
+}
+
+/// Values that make the shapes above take every turn.
+const ODD_TEXTS: &[&str] = &[
+    "",
+    " ",
+    "\t",
+    " 04 ",
+    "04",
+    "1",
+    "2",
+    "3",
+    "01",
+    "79",
+    "34",
+    "99",
+    "Kinh",
+    "Tày",
+    "Hà Nội",
+    "Tỉnh Thái Bình",
+    "CB",
+    " CC ",
+    "cc",
+    "x",
+    "X",
+    "Nguyễn  Văn AN",
+    "AN.NV@Moha.gov.vn ",
+    "091 234.5678",
+    "0,5",
+    "4.98",
+    "2024-01-02",
+    "Ho\u{0300}a",
+    "a\u{200B}b",
+    "17",
+    "id=1&x",
+];
+
+fn translate_both_ways(m: &Mapping, event: &ChangeEvent) {
+    let mut plain = m.clone();
+    plain.shortcuts = false;
+    let short = m.apply(event, code_lists(), august_2025());
+    let long = plain.apply(event, code_lists(), august_2025());
+    assert_eq!(short, long, "{event:?}");
+}
+
+#[test]
+fn shortcuts_give_what_the_pipeline_gives_for_odd_texts() {
+    let m = shortcut_shapes();
+    let columns = m.columns();
+    for (i, text) in ODD_TEXTS.iter().enumerate() {
+        for shift in 0..columns.len() {
+            let row: serde_json::Map<String, serde_json::Value> = columns
+                .iter()
+                .enumerate()
+                .map(|(c, name)| {
+                    let value = match (c + shift + i) % 9 {
+                        0 => json!(ODD_TEXTS[(c + i) % ODD_TEXTS.len()]),
+                        1 => json!((c + shift) as i64 - 1),
+                        2 => serde_json::Value::Null,
+                        3 => {
+                            let decimal = ["4.980", "-0.5", "1e3", "7"][c % 4];
+                            json!({ "decimal": decimal })
+                        }
+                        4 => {
+                            let int = [1_i64 << 40, -(1_i64 << 33), 0, 2][(c + i) % 4];
+                            json!(int)
+                        }
+                        5 => {
+                            let date = ["2024-02-29", "1990-01-01"][c % 2];
+                            json!({ "date": date })
+                        }
+                        6 => json!({"timestamp": 1_754_017_200}),
+                        7 => json!(c % 2 == 0),
+                        _ => json!(text),
+                    };
+                    (name.to_string(), value)
+                })
+                .chain([("id".to_owned(), json!(i))])
+                .collect();
+            let event = event(m, Operation::Update, serde_json::Value::Object(row));
+            translate_both_ways(m, &event);
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn shortcuts_give_what_the_pipeline_gives(
+        data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+    ) {
+        static SHIPPED: OnceLock<crate::MappingSet> = OnceLock::new();
+        let shipped = SHIPPED.get_or_init(|| {
+            crate::MappingSet::load_dir(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/mappings"),
+                code_lists(),
+            )
+            .unwrap()
+        });
+        let operations = [Operation::Read, Operation::Insert, Operation::Update, Operation::Delete];
+        let operation = operations[usize::from(data.first().copied().unwrap_or(0)) % 4];
+        for m in shipped.iter().chain([shortcut_shapes()]) {
+            let columns = m.columns();
+            let mut row = crate::sample::arbitrary_row(&columns, &data);
+            // Every column present (as NULL if need be): a missing one rejects the record
+            // before any field is looked at.
+            for name in &columns {
+                if !row.columns.iter().any(|c| c.name == *name) {
+                    row.columns.push(Column {
+                        name: (*name).to_owned(),
+                        value: None,
+                        source_type: String::new(),
+                    });
+                }
+            }
+            // A key, so that the record is not rejected for want of one.
+            row.columns.push(Column {
+                name: "id".to_owned(),
+                value: Some(lienthong_proto::v1::Value {
+                    kind: Some(Kind::IntValue(7)),
+                }),
+                source_type: String::new(),
+            });
+            let event = change_event(m, operation, row, &["id"], august_2025(), 1);
+            translate_both_ways(m, &event);
+        }
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn positions_and_integers_are_written_as_format_writes_them(
+        lsn in proptest::prelude::any::<u64>(),
+        sequence in proptest::prelude::any::<u64>(),
+        int in proptest::prelude::any::<i64>(),
+    ) {
+        let mut text = String::new();
+        push_hex16(&mut text, lsn);
+        text.push(':');
+        push_decimal(&mut text, sequence);
+        proptest::prop_assert_eq!(text, format!("{lsn:016X}:{sequence}"));
+        let digits = IntText::new(int);
+        proptest::prop_assert_eq!(digits.as_str(), int.to_string());
+    }
+}

@@ -15,15 +15,16 @@ use lienthong_proto::v1::{CodedValue, QualityCriterion, QualitySeverity};
 use lienthong_vietnamese::legacy::{self, Encoding, LegacyError};
 use lienthong_vietnamese::names::PersonName;
 use lienthong_vietnamese::text::{cleaned, fold, nfc, place_tones, title_cased_name};
+use rustc_hash::FxHashMap;
 
-use super::value::FieldValue;
+use super::value::{FieldValue, IntText};
 use crate::codelist::{CodeEntry, CodeList, CodeLists, NameMatch, Resolution};
 use crate::date::{CivilDate, is_partial, is_valid_date, parse_date};
 use crate::mapping::Step;
 use crate::mapping::spec::{LookupBy, Unmapped};
 use crate::mapping::target::Sensitivity;
 use crate::quality::{Findings, codes};
-use crate::record::{record_id, source_key};
+use crate::record::{push_record_id_prefix, push_source_key};
 
 /// What a step needs besides its value.
 pub(crate) struct StepContext<'a> {
@@ -213,33 +214,21 @@ pub(crate) fn run<'a>(
             fold: folded,
             unmapped,
         } => {
-            let text = text(value);
-            let found = if *folded {
-                values.get(fold(&text).as_str())
-            } else {
-                values.get(text.trim())
+            // An integer is looked up by its text without allocating it.
+            let (int, owned) = match value {
+                FieldValue::Int(i) => (Some(IntText::new(i)), None),
+                other => (None, Some(text(other))),
             };
-            match (found, unmapped) {
-                (Some(mapped), _) => FieldValue::Text(Cow::Borrowed(mapped)),
-                (None, Unmapped::Keep) => FieldValue::Text(text),
-                (None, Unmapped::Reject) => {
-                    return Err(StepFailure {
-                        criterion: QualityCriterion::Unified,
-                        severity: QualitySeverity::Error,
-                        code: codes::MAP_UNMAPPED,
-                        message: format!("{} is not in the value table", cx.describe(&text)),
-                    });
-                }
-                (None, Unmapped::Flag) => {
-                    let message = format!("{} is not in the value table", cx.describe(&text));
-                    cx.note(
-                        QualityCriterion::Unified,
-                        QualitySeverity::Error,
-                        codes::MAP_UNMAPPED,
-                        message,
-                    );
-                    FieldValue::Null
-                }
+            let text = int
+                .as_ref()
+                .map_or_else(|| owned.as_deref().unwrap_or_default(), IntText::as_str);
+            match map_lookup(values, *folded, *unmapped, text, cx)? {
+                Mapped::To(mapped) => FieldValue::Text(Cow::Borrowed(mapped)),
+                Mapped::Kept => FieldValue::Text(match owned {
+                    Some(owned) => owned,
+                    None => Cow::Owned(text.to_owned()),
+                }),
+                Mapped::Null => FieldValue::Null,
             }
         }
         Step::Code {
@@ -247,7 +236,17 @@ pub(crate) fn run<'a>(
             by,
             unmapped,
             unverified_note,
-        } => code(system, *by, *unmapped, unverified_note, &text(value), cx)?,
+        } => {
+            let int;
+            let text = match value {
+                FieldValue::Int(i) => {
+                    int = IntText::new(i);
+                    Cow::Borrowed(int.as_str())
+                }
+                other => text(other),
+            };
+            code(system, *by, *unmapped, unverified_note, &text, cx)?
+        }
         Step::LocalCode { system, note } => {
             // With a display column, the source's value is the code column's.
             let (code, display, from_list) = match &value {
@@ -268,60 +267,173 @@ pub(crate) fn run<'a>(
                     false,
                 ),
             };
-            let trimmed = code.trim();
-            if trimmed.is_empty() {
-                return Ok(FieldValue::Null);
-            }
-            cx.note(
-                QualityCriterion::Unified,
-                QualitySeverity::Info,
-                codes::CODE_LOCAL_SYSTEM,
-                note.clone(),
-            );
-            FieldValue::Coded {
-                value: CodedValue {
-                    code_system: system.clone(),
-                    code: trimmed.to_owned(),
-                    display: cleaned(&display).into_owned(),
-                    original: if from_list {
-                        code.into_owned()
-                    } else {
-                        cx.original.to_owned()
-                    },
-                },
-                as_of: None,
-            }
+            let original = if from_list { None } else { Some(cx.original) };
+            local_code(system, note, code, &display, original, cx)
         }
         Step::Province {
             system,
             by,
             unmapped,
             unverified_note,
-        } => province(system, *by, *unmapped, unverified_note, &text(value), cx)?,
-        Step::RecordRef { schema, table, key } => {
-            let values: Vec<FieldValue<'_>> = match value {
-                FieldValue::List(items) => items,
-                other => vec![other],
+        } => {
+            let int;
+            let text = match value {
+                FieldValue::Int(i) => {
+                    int = IntText::new(i);
+                    Cow::Borrowed(int.as_str())
+                }
+                other => text(other),
             };
-            if values.iter().any(FieldValue::is_missing) {
-                return Ok(FieldValue::Null);
-            }
-            let texts: Vec<Cow<'_, str>> = values
-                .iter()
-                .map(|v| v.to_text().unwrap_or_default())
-                .collect();
-            let key = source_key(
-                key.iter()
-                    .map(String::as_str)
-                    .zip(texts.iter().map(|t| t.trim())),
-            );
-            FieldValue::Text(Cow::Owned(record_id(cx.source_id, schema, table, &key)))
+            province(system, *by, *unmapped, unverified_note, &text, cx)?
+        }
+        Step::RecordRef { schema, table, key } => {
+            // Not missing: checked on entry (a list may still hold a missing value).
+            record_ref(cx.source_id, schema, table, key, value)
         }
     })
 }
 
+/// Room for a source key of these columns and a short value each.
+fn key_len_hint(key: &[String]) -> usize {
+    key.iter().map(|k| k.len() + 12).sum()
+}
+
+/// A `local_code` step's value: `code` (not trimmed) in the source's own `system`, with its
+/// `display` text; `original` is the source's text when it is not the code column's.
+pub(super) fn local_code(
+    system: &str,
+    note: &str,
+    code: Cow<'_, str>,
+    display: &str,
+    original: Option<&str>,
+    cx: &mut StepContext<'_>,
+) -> FieldValue<'static> {
+    let trimmed = code.trim();
+    if trimmed.is_empty() {
+        return FieldValue::Null;
+    }
+    cx.note(
+        QualityCriterion::Unified,
+        QualitySeverity::Info,
+        codes::CODE_LOCAL_SYSTEM,
+        note.to_owned(),
+    );
+    FieldValue::Coded {
+        value: CodedValue {
+            code_system: system.to_owned(),
+            code: trimmed.to_owned(),
+            display: cleaned(display).into_owned(),
+            original: match original {
+                Some(original) => original.to_owned(),
+                None => code.into_owned(),
+            },
+        },
+        as_of: None,
+    }
+}
+
+/// What a value table gave for a value.
+pub(super) enum Mapped<'v> {
+    To(&'v str),
+    /// Not in the table, and kept as it was (`unmapped = "keep"`).
+    Kept,
+    /// Not in the table, flagged and left empty.
+    Null,
+}
+
+/// Looks `text` up in a `map` step's value table.
+pub(super) fn map_lookup<'v>(
+    values: &'v FxHashMap<String, String>,
+    folded: bool,
+    unmapped: Unmapped,
+    text: &str,
+    cx: &mut StepContext<'_>,
+) -> Result<Mapped<'v>, StepFailure> {
+    let found = if folded {
+        values.get(fold(text).as_str())
+    } else {
+        values.get(text.trim())
+    };
+    Ok(match (found, unmapped) {
+        (Some(mapped), _) => Mapped::To(mapped),
+        (None, Unmapped::Keep) => Mapped::Kept,
+        (None, Unmapped::Reject) => {
+            return Err(StepFailure {
+                criterion: QualityCriterion::Unified,
+                severity: QualitySeverity::Error,
+                code: codes::MAP_UNMAPPED,
+                message: format!("{} is not in the value table", cx.describe(text)),
+            });
+        }
+        (None, Unmapped::Flag) => {
+            let message = format!("{} is not in the value table", cx.describe(text));
+            cx.note(
+                QualityCriterion::Unified,
+                QualitySeverity::Error,
+                codes::MAP_UNMAPPED,
+                message,
+            );
+            Mapped::Null
+        }
+    })
+}
+
+/// A `record_ref` step on a value that is not missing: the record id of the referenced row.
+pub(super) fn record_ref(
+    source_id: &str,
+    schema: &str,
+    table: &str,
+    key: &[String],
+    value: FieldValue<'_>,
+) -> FieldValue<'static> {
+    // `record_id(source, schema, table, source_key(key names with the values))`, written into
+    // one string; a single value (the usual reference) without a list.
+    let mut id =
+        String::with_capacity(source_id.len() + schema.len() + table.len() + 3 + key_len_hint(key));
+    push_record_id_prefix(&mut id, source_id, schema, table);
+    match value {
+        FieldValue::List(items) => {
+            if items.iter().any(FieldValue::is_missing) {
+                return FieldValue::Null;
+            }
+            let texts: Vec<Cow<'_, str>> = items
+                .iter()
+                .map(|v| v.to_text().unwrap_or_default())
+                .collect();
+            push_source_key(
+                &mut id,
+                key.iter()
+                    .map(String::as_str)
+                    .zip(texts.iter().map(|t| t.trim())),
+            );
+        }
+        FieldValue::Int(i) => {
+            let text = IntText::new(i);
+            push_source_key(&mut id, key.iter().map(String::as_str).zip([text.as_str()]));
+        }
+        other => {
+            let text = other.to_text().unwrap_or_default();
+            push_source_key(&mut id, key.iter().map(String::as_str).zip([text.trim()]));
+        }
+    }
+    FieldValue::Text(Cow::Owned(id))
+}
+
+/// `rewrite` for the shortcuts.
+pub(super) fn rewrite_step<'a>(
+    text: Cow<'a, str>,
+    change: impl for<'t> FnOnce(&'t str) -> Cow<'t, str>,
+) -> Cow<'a, str> {
+    rewrite(text, change)
+}
+
+/// An `upper` or `lower` step on text.
+pub(super) fn change_case_step(text: Cow<'_, str>, upper: bool) -> Cow<'_, str> {
+    change_case(text, if upper { Case::Upper } else { Case::Lower })
+}
+
 /// The text without surrounding white space, still borrowed if it was.
-fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
+pub(super) fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
         Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
         Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
@@ -592,7 +704,7 @@ fn look_up<'a>(list: &'a CodeList, text: &str, by: LookupBy) -> Lookup<'a> {
     }
 }
 
-fn coded(system: &str, entry: &CodeEntry, original: &str) -> CodedValue {
+pub(super) fn coded(system: &str, entry: &CodeEntry, original: &str) -> CodedValue {
     CodedValue {
         code_system: system.to_owned(),
         code: entry.code.clone(),
@@ -626,9 +738,13 @@ fn unmapped_value(
         _ if !list.info().complete => (
             codes::CODE_NOT_IN_PARTIAL_LIST,
             QualitySeverity::Warning,
-            format!(
-                "{value} is not in {system}, which is known to be incomplete: it may still be valid"
-            ),
+            [
+                &value,
+                " is not in ",
+                system,
+                ", which is known to be incomplete: it may still be valid",
+            ]
+            .concat(),
         ),
         _ => (
             codes::CODE_UNKNOWN,
@@ -666,7 +782,7 @@ fn note_unverified(entry: &CodeEntry, note: &str, cx: &mut StepContext<'_>) {
     }
 }
 
-fn code(
+pub(super) fn code(
     system: &str,
     by: LookupBy,
     unmapped: Unmapped,
@@ -674,8 +790,36 @@ fn code(
     text: &str,
     cx: &mut StepContext<'_>,
 ) -> Result<FieldValue<'static>, StepFailure> {
+    Ok(
+        match code_entry(system, by, unmapped, unverified_note, text, cx)? {
+            CodeFound::Entry(entry) => FieldValue::Coded {
+                value: coded(system, entry, cx.original),
+                as_of: None,
+            },
+            CodeFound::Value(value) => value,
+        },
+    )
+}
+
+/// What a `code` step found: the entry (its findings noted), or the value for a code not in
+/// the list.
+pub(super) enum CodeFound<'l> {
+    Entry(&'l CodeEntry),
+    Value(FieldValue<'static>),
+}
+
+/// [`code`], up to making the coded value of an entry found.
+pub(super) fn code_entry<'l>(
+    system: &str,
+    by: LookupBy,
+    unmapped: Unmapped,
+    unverified_note: &str,
+    text: &str,
+    cx: &mut StepContext<'l>,
+) -> Result<CodeFound<'l>, StepFailure> {
+    let lists: &'l CodeLists = cx.code_lists;
     // Checked when the mapping was loaded; a reload of the code lists may have dropped it.
-    let Some(list) = cx.code_lists.list(system) else {
+    let Some(list) = lists.list(system) else {
         return Err(StepFailure {
             criterion: QualityCriterion::Unified,
             severity: QualitySeverity::Error,
@@ -685,7 +829,7 @@ fn code(
     };
     let lookup = look_up(list, text, by);
     let Lookup::Found(entry) = lookup else {
-        return unmapped_value(list, text, by, &lookup, unmapped, cx);
+        return unmapped_value(list, text, by, &lookup, unmapped, cx).map(CodeFound::Value);
     };
     if !entry.is_valid_on(cx.change_date) {
         let expired = entry.valid_to.is_some_and(|to| to < cx.change_date);
@@ -719,13 +863,10 @@ fn code(
         );
     }
     note_unverified(entry, unverified_note, cx);
-    Ok(FieldValue::Coded {
-        value: coded(system, entry, cx.original),
-        as_of: None,
-    })
+    Ok(CodeFound::Entry(entry))
 }
 
-fn province(
+pub(super) fn province(
     system: &str,
     by: LookupBy,
     unmapped: Unmapped,

@@ -167,6 +167,40 @@ impl<'a> FieldValue<'a> {
     }
 }
 
+/// The decimal text of an integer (what [`FieldValue::to_text`] gives for it), on the stack: code
+/// columns often hold integers, and looking one up should not allocate its text.
+pub(crate) struct IntText {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl IntText {
+    pub(crate) fn new(value: i64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            // 19 digits at most for an i64, so the sign always fits.
+            start -= 1;
+            digits[start] = b'-';
+        }
+        IntText { digits, start }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII digits and `-` are ever written.
+        std::str::from_utf8(&self.digits[self.start..]).unwrap_or_default()
+    }
+}
+
 /// The parts of a name that are not empty, joined by spaces.
 fn join_name(family: &str, middle: &str, given: &str) -> String {
     [family, middle, given]
@@ -232,6 +266,28 @@ mod tests {
             from_proto(Some(&list)).unwrap().to_text().unwrap(),
             "a 1.50"
         );
+    }
+
+    #[test]
+    fn integers_read_as_their_text() {
+        for i in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            42,
+            -4096,
+            i64::MAX,
+            i64::MIN,
+            1_000_000_007,
+        ] {
+            assert_eq!(IntText::new(i).as_str(), i.to_string());
+            assert_eq!(
+                FieldValue::Int(i).to_text().as_deref(),
+                Some(IntText::new(i).as_str())
+            );
+        }
     }
 
     #[test]

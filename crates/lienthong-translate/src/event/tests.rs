@@ -7,11 +7,21 @@ use lienthong_proto::v1::{
 use proptest::prelude::*;
 
 use super::*;
+use crate::mapping::ColumnIndex;
 use crate::sample::arbitrary_row;
 
 /// Views compare by their debug form: a float column may hold NaN.
 fn same(a: &EventRef<'_>, b: &EventRef<'_>) -> bool {
-    format!("{a:?}") == format!("{b:?}")
+    let view = |e: &EventRef<'_>| {
+        format!(
+            "{:?}",
+            EventRef {
+                located: None,
+                ..e.clone()
+            }
+        )
+    };
+    view(a) == view(b)
 }
 
 /// Whether a row, the key or a poll cursor holds an array: those events are left to prost.
@@ -265,6 +275,42 @@ proptest! {
     }
 
     #[test]
+    fn events_read_for_a_mapping_read_the_same_and_locate_its_columns(
+        data in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let mut index = ColumnIndex::default();
+        for name in ["ho_ten", "id", "ảnh", "khong_co"] {
+            index.add(name);
+        }
+        let event = event_from(&data);
+        let bytes = event.encode_to_vec();
+        let asked = std::cell::Cell::new(0);
+        let read = EventRef::read_for(&bytes, |source, schema, table| {
+            asked.set(asked.get() + 1);
+            assert_eq!((source, schema, table), ("csdl-cbcc", "public", "hồ_sơ"));
+            Some(&index)
+        });
+        prop_assert!(asked.get() <= 1);
+        match (read, EventRef::read(&bytes)) {
+            (Some(read), Some(plain)) => {
+                prop_assert!(same(&read, &plain));
+                let located = read.located.as_ref();
+                let rows_read = event.before.is_some() || event.after.is_some() || !event.key.is_empty();
+                prop_assert_eq!(located.is_some(), rows_read);
+                if let Some(located) = located {
+                    prop_assert!(std::ptr::eq(located.index, &index));
+                    let before = index.locate(read.before.iter().map(|c| c.name));
+                    let after = index.locate(read.after.iter().map(|c| c.name));
+                    prop_assert_eq!(&located.before, &before);
+                    prop_assert_eq!(&located.after, &after);
+                }
+            }
+            (None, None) => {}
+            (read, plain) => prop_assert!(false, "read_for {:?}, read {:?}", read.is_some(), plain.is_some()),
+        }
+    }
+
+    #[test]
     fn damaged_bytes_read_only_as_prost_decodes_them(
         data in proptest::collection::vec(any::<u8>(), 0..200),
         at in any::<prop::sample::Index>(),
@@ -281,10 +327,20 @@ proptest! {
             1 => bytes.truncate(i),
             _ => bytes.insert(i, byte),
         }
+        let mut index = ColumnIndex::default();
+        index.add("ho_ten");
+        index.add("ảnh");
         if let Some(read) = EventRef::read(&bytes) {
             let decoded = ChangeEvent::decode(bytes.as_slice());
             prop_assert!(decoded.is_ok(), "read what prost rejects: {:?}", decoded);
             prop_assert!(same(&read, &EventRef::of(&decoded.unwrap())));
+        }
+        // Read for a mapping's columns: the same verdict and view.
+        let read_for = EventRef::read_for(&bytes, |_, _, _| Some(&index));
+        let read = EventRef::read(&bytes);
+        prop_assert_eq!(read_for.is_some(), read.is_some());
+        if let (Some(a), Some(b)) = (read_for, read) {
+            prop_assert!(same(&a, &b));
         }
     }
 }

@@ -323,6 +323,9 @@ pub struct Mapping {
     pub(crate) key_columns: Vec<ColumnId>,
     /// `quality.updated_column`, by column id.
     pub(crate) updated_column: Option<ColumnId>,
+    /// Whether fields may take the engine's shortcuts (always, but in the tests that compare
+    /// both ways).
+    pub(crate) shortcuts: bool,
 }
 
 impl Mapping {
@@ -360,6 +363,7 @@ impl Mapping {
             columns,
             key_columns,
             updated_column,
+            shortcuts: true,
         })
     }
 

@@ -497,6 +497,7 @@ const PLACE_PATHS: [[&str; 5]; 4] = [
 ];
 
 /// Every slot, built once.
+#[cfg(test)]
 fn every_slot() -> &'static [Slot] {
     static ALL: std::sync::LazyLock<Vec<Slot>> = std::sync::LazyLock::new(Slot::all);
     &ALL
@@ -520,6 +521,7 @@ impl SlotSet {
     }
 
     /// The slots in the set, in the order of [`Slot::all`].
+    #[cfg(test)]
     pub(crate) fn iter(self) -> impl Iterator<Item = Slot> {
         let mut bits = self.0;
         std::iter::from_fn(move || {

@@ -170,7 +170,7 @@ struct Evidence {
 ///
 /// Letter case weighs because several TCVN3 bytes are Latin-1 capitals (`Õ` is `ế`): read as
 /// Unicode, TCVN3 text shows capitals inside lower-case words.
-fn vote(reading: Option<&str>) -> i64 {
+fn vote(reading: Option<&str>) -> i8 {
     let Some(word) = reading else {
         return -2;
     };
@@ -192,13 +192,57 @@ fn usual_case(word: &str) -> bool {
         || (first.is_uppercase() && rest.iter().all(|c| c.is_uppercase()))
 }
 
+/// The votes of one word under the three readings: (Unicode, TCVN3, VNI).
+fn word_votes(word: &str) -> (i8, i8, i8) {
+    let unicode = vote(Some(word));
+    let tcvn3 = decode_tcvn3(word).map(|w| restore_capitals(&w));
+    let tcvn3 = vote(tcvn3.ok().as_deref());
+    let vni = vote(decode_vni(word).ok().as_deref());
+    (unicode, tcvn3, vni)
+}
+
+/// Words already voted on, by this thread. Reading a word three ways costs some microseconds,
+/// and the words that need it — names and places spelt only with Latin-1 letters (`Lê`,
+/// `Hoàng`, `Bùi`, `Hà`) — come back record after record. Bounded: emptied when full.
+struct VoteMemo(FxHashMap<Box<str>, (i8, i8, i8)>);
+
+impl VoteMemo {
+    const CAPACITY: usize = 4096;
+    /// Longer words (no syllable is) are voted on each time rather than kept.
+    const LONGEST: usize = 32;
+
+    fn votes(&mut self, word: &str) -> (i8, i8, i8) {
+        if word.len() > Self::LONGEST {
+            return word_votes(word);
+        }
+        if let Some(&votes) = self.0.get(word) {
+            return votes;
+        }
+        let votes = word_votes(word);
+        if self.0.len() >= Self::CAPACITY {
+            self.0.clear();
+        }
+        self.0.insert(word.into(), votes);
+        votes
+    }
+}
+
+thread_local! {
+    static VOTES: std::cell::RefCell<VoteMemo> =
+        std::cell::RefCell::new(VoteMemo(FxHashMap::default()));
+}
+
 impl Evidence {
     fn add(&mut self, value: &str) {
         for word in words(value).filter(|w| !w.is_ascii()) {
-            self.unicode += vote(Some(word));
-            let tcvn3 = decode_tcvn3(word).map(|w| restore_capitals(&w));
-            self.tcvn3 += vote(tcvn3.ok().as_deref());
-            self.vni += vote(decode_vni(word).ok().as_deref());
+            let (unicode, tcvn3, vni) = VOTES.with(|memo| match memo.try_borrow_mut() {
+                Ok(mut memo) => memo.votes(word),
+                // Not reachable (nothing in `word_votes` comes back here); never worth a panic.
+                Err(_) => word_votes(word),
+            });
+            self.unicode += i64::from(unicode);
+            self.tcvn3 += i64::from(tcvn3);
+            self.vni += i64::from(vni);
         }
     }
 

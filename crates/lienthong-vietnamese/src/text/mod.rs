@@ -110,19 +110,47 @@ pub fn is_clean(s: &str) -> bool {
     let mut after_space = true;
     // Whether every character so far is stable in NFC (then the text is in NFC).
     let mut stable = true;
-    for c in s.chars() {
-        if c == ' ' {
-            if after_space {
-                return false;
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        // ASCII (most of the text) byte by byte, without decoding.
+        if byte.is_ascii() {
+            at += 1;
+            match byte {
+                b' ' if after_space => return false,
+                b' ' => after_space = true,
+                // ASCII white space other than the space is a control character, as is DEL.
+                _ if byte.is_ascii_control() => return false,
+                _ => after_space = false,
             }
-            after_space = true;
             continue;
         }
-        if c.is_ascii() {
-            // ASCII white space other than the space is a control character, as is DEL.
-            if c.is_ascii_control() {
-                return false;
+        // Vietnamese letters by their bytes, without decoding them: U+00C0–U+023F (lead bytes
+        // C3–C8, two bytes, all stable in NFC) and U+1E00–U+1EFF (E1 B8–BB, three bytes, stable
+        // from U+1EA0 to U+1EF9). Neither white space nor invisible nor combining marks.
+        match (byte, bytes.get(at + 1), bytes.get(at + 2)) {
+            (0xC3..=0xC8, ..) => {
+                at += 2;
+                after_space = false;
+                continue;
             }
+            (0xE1, Some(&second @ 0xB8..=0xBB), Some(&third)) => {
+                at += 3;
+                after_space = false;
+                stable &= matches!((second, third), (0xBA, 0xA0..) | (0xBB, ..=0xB9));
+                continue;
+            }
+            _ => {}
+        }
+        // `at` is at the start of a character: every byte before was a whole character.
+        let Some(c) = s.get(at..).and_then(|rest| rest.chars().next()) else {
+            return false;
+        };
+        at += c.len_utf8();
+        if matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}') {
+            // The Latin blocks Vietnamese is written in (most letters of a value): neither white
+            // space nor invisible nor combining marks, so only NFC stability is left to check.
+            stable &= is_stable_in_nfc(c);
         } else if c.is_whitespace() || is_invisible(c) || (after_space && is_combining_mark(c)) {
             return false;
         } else {
@@ -185,8 +213,29 @@ fn into_nfc(s: String) -> String {
 /// them (everything below the combining marks at U+0300, and the precomposed Vietnamese letters
 /// U+1EA0–U+1EF9) is decided by one pass over it; anything else goes through the general check,
 /// which looks every character up in Unicode's tables.
+/// Whether `s` is in NFC already ([`nfc`] would borrow it).
+pub fn in_nfc(s: &str) -> bool {
+    already_nfc(s)
+}
+
 fn already_nfc(s: &str) -> bool {
-    s.is_ascii() || s.chars().all(is_stable_in_nfc) || is_nfc(s)
+    all_stable_in_nfc(s) || is_nfc(s)
+}
+
+/// `s.chars().all(is_stable_in_nfc)`, read by bytes: below U+0300 is ASCII or a two-byte
+/// character with lead byte C2–CB; U+1EA0–U+1EF9 are E1 BA A0 to E1 BB B9.
+fn all_stable_in_nfc(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        at += match (byte, bytes.get(at + 1), bytes.get(at + 2)) {
+            (..0x80, ..) => 1,
+            (0xC2..=0xCB, ..) => 2,
+            (0xE1, Some(0xBA), Some(0xA0..)) | (0xE1, Some(0xBB), Some(..=0xB9)) => 3,
+            _ => return false,
+        };
+    }
+    true
 }
 
 /// Characters whose NFC quick-check property is Yes and whose canonical combining class is 0:

@@ -72,6 +72,36 @@ fn is_letter_is_is_alphabetic() {
 }
 
 #[test]
+fn stability_in_nfc_is_read_from_the_bytes_as_from_the_characters() {
+    for c in ('\0'..='\u{2FFF}').chain('\u{FB00}'..='\u{FFFF}') {
+        for s in [c.to_string(), format!("a{c}ẫ"), format!("{c}{c}")] {
+            assert_eq!(
+                all_stable_in_nfc(&s),
+                s.chars().all(is_stable_in_nfc),
+                "{s:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_character_of_the_first_planes_is_judged_clean_as_clean_leaves_it() {
+    // `is_clean` reads ASCII and the Latin blocks by a shorter way than other characters.
+    for c in ('\0'..='\u{2FFF}').chain('\u{FB00}'..='\u{FFFF}') {
+        for s in [
+            c.to_string(),
+            format!("a{c}"),
+            format!("a {c}"),
+            format!("{c}b"),
+            format!("a{c} b"),
+            format!("ẹ{c}\u{0301}"),
+        ] {
+            assert_eq!(is_clean(&s), clean(&s) == s, "{s:?}");
+        }
+    }
+}
+
+#[test]
 fn is_clean_and_cleaned_agree_with_clean() {
     for clean_text in [
         "",
