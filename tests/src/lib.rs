@@ -1,7 +1,7 @@
 //! Helpers for lienthong's end-to-end tests: locating (and building) the `lienthong` binary and
 //! the local stack's endpoints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
@@ -54,6 +54,28 @@ pub fn lienthong(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.envs(env.iter().copied());
     cmd.output().expect("running lienthong")
+}
+
+/// `lienthong datagen seed`: the civil-servant database in PostgreSQL at `postgres_url` with
+/// `civil_servants` files, and a register of `people` under `out` (`register.csv`).
+pub fn seed_civil_servants(postgres_url: &str, out: &Path, people: u64, civil_servants: u64) {
+    let seeded = lienthong(
+        &[
+            "datagen",
+            "seed",
+            "--postgres",
+            postgres_url,
+            "--out",
+            &out.display().to_string(),
+            "--people",
+            &people.to_string(),
+            "--civil-servants",
+            &civil_servants.to_string(),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&seeded);
+    assert!(seeded.status.success(), "datagen seed:\n{stdout}\n{stderr}");
 }
 
 /// stdout and stderr of an output, as text, for assertions and failure messages.

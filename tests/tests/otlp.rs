@@ -21,8 +21,8 @@ use lienthong_runtime::kafka::InboundRecord;
 use lienthong_tests::broker::PrivateBroker;
 use lienthong_tests::postgres::TestDatabase;
 use lienthong_tests::process::Service;
+use lienthong_tests::seed_civil_servants;
 use lienthong_tests::topics::TopicReader;
-use lienthong_tests::{lienthong, text};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -161,23 +161,7 @@ async fn spans_and_logs_of_a_change_share_the_trace_its_records_carry() {
     let broker = PrivateBroker::start(&dir.path().join("broker"));
     let db = TestDatabase::create("otlp").await;
     let data = dir.path().join("data");
-    let seeded = lienthong(
-        &[
-            "datagen",
-            "seed",
-            "--postgres",
-            &db.url,
-            "--out",
-            &data.display().to_string(),
-            "--people",
-            "1000",
-            "--civil-servants",
-            &ROWS.to_string(),
-        ],
-        &[],
-    );
-    let (stdout, stderr) = text(&seeded);
-    assert!(seeded.status.success(), "seed:\n{stdout}\n{stderr}");
+    seed_civil_servants(&db.url, &data, 1000, ROWS as u64);
 
     let slot = format!("otlp_{}", uuid::Uuid::new_v4().simple());
     let config = dir.path().join("lienthong.toml");

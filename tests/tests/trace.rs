@@ -13,7 +13,7 @@ use lienthong_tests::broker::PrivateBroker;
 use lienthong_tests::postgres::TestDatabase;
 use lienthong_tests::process::Service;
 use lienthong_tests::topics::TopicReader;
-use lienthong_tests::{lienthong, text};
+use lienthong_tests::{lienthong, seed_civil_servants, text};
 
 const ROWS: usize = 40;
 
@@ -58,23 +58,7 @@ async fn every_record_of_a_change_carries_its_trace() {
     let db = TestDatabase::create("trace").await;
     let data = dir.path().join("data");
 
-    let seeded = lienthong(
-        &[
-            "datagen",
-            "seed",
-            "--postgres",
-            &db.url,
-            "--out",
-            &data.display().to_string(),
-            "--people",
-            "2000",
-            "--civil-servants",
-            &ROWS.to_string(),
-        ],
-        &[],
-    );
-    let (stdout, stderr) = text(&seeded);
-    assert!(seeded.status.success(), "seed:\n{stdout}\n{stderr}");
+    seed_civil_servants(&db.url, &data, 2000, ROWS as u64);
 
     let slot = format!("trace_{}", uuid::Uuid::new_v4().simple());
     let config = dir.path().join("lienthong.toml");

@@ -76,12 +76,7 @@ impl From<ParquetRegisterError> for RegisterError {
 /// Checks that a Parquet snapshot opens and has the register columns in types the loader reads,
 /// reading only its footer (for `lienthong validate`).
 pub fn check_parquet(path: &Path) -> Result<(), RegisterError> {
-    let (builder, at) = open(path)?;
-    let schema = builder.schema().clone();
-    for (i, name) in COLUMNS.iter().enumerate() {
-        check_type(path, name, schema.field(at[i]).data_type())?;
-    }
-    Ok(())
+    open(path).map(|_| ())
 }
 
 /// Builds the index from a Parquet snapshot. Rows are decoded a batch at a time and streamed into
@@ -92,10 +87,6 @@ pub fn load_parquet(
     codes: ProvinceCodes,
 ) -> Result<(PopulationIndex, LoadReport), RegisterError> {
     let (builder, at) = open(path)?;
-    let schema = builder.schema().clone();
-    for (i, name) in COLUMNS.iter().enumerate() {
-        check_type(path, name, schema.field(at[i]).data_type())?;
-    }
     // Read only the register's columns; `at` then indexes the projected batch.
     let mut roots: Vec<usize> = at.to_vec();
     roots.sort_unstable();
@@ -179,7 +170,8 @@ pub fn load_parquet(
     Ok((index, report))
 }
 
-/// Opens the file and finds the register's columns among the top-level fields.
+/// Opens the file, finds the register's columns among the top-level fields and checks that
+/// their types are ones [`write_text`] reads.
 fn open(
     path: &Path,
 ) -> Result<
@@ -199,7 +191,11 @@ fn open(
             source,
         }
     })?;
-    let at = column_positions(builder.schema().fields().iter().map(|f| f.name().as_str()))?;
+    let schema = builder.schema();
+    let at = column_positions(schema.fields().iter().map(|f| f.name().as_str()))?;
+    for (i, name) in COLUMNS.iter().enumerate() {
+        check_type(path, name, schema.field(at[i]).data_type())?;
+    }
     Ok((builder, at))
 }
 
