@@ -22,6 +22,29 @@ pub mod stack {
     }
 }
 
+/// A TCP port on 127.0.0.1 that nothing listens on, for a service a test starts.
+///
+/// Ports come from below the kernel's ephemeral range: a port the kernel hands out for binding
+/// `:0` may be given moments later to an outgoing connection (a client of the broker, say), and
+/// the service started on it then fails with "address already in use". Within one test process
+/// no port is handed out twice; the starting point depends on the process id, so test processes
+/// running side by side rarely try the same ports.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    for _ in 0..SPAN {
+        let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN;
+        let port = u16::try_from(FIRST + offset).expect("ports below 32,000 fit in u16");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {FIRST} and {}", FIRST + SPAN)
+}
+
 /// Path of the `lienthong` binary, built (debug profile) on first use so the tests always run
 /// the current code.
 pub fn lienthong_bin() -> PathBuf {
@@ -313,6 +336,7 @@ pub mod topics {
             message_timeout_ms: 30_000,
             request_timeout_ms: 10_000,
             session_timeout_ms: 10_000,
+            fetch_wait_max_ms: 100,
             properties: Default::default(),
             secret_properties: std::collections::BTreeMap::<String, Secret<String>>::new(),
             topics: TopicPolicy {
@@ -459,10 +483,7 @@ pub mod broker {
 
     impl PrivateBroker {
         pub fn start(dir: &Path) -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("free port");
+            let port = super::free_port();
             Self::start_advertising(dir, port, port)
         }
 
@@ -721,12 +742,7 @@ pub mod cluster {
         }
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port")
-    }
+    use super::free_port;
 
     impl TemporaryCluster {
         /// Initialises and starts a cluster with `settings` (postgresql.conf lines such as
@@ -933,10 +949,7 @@ pub mod mariadb_server {
                 .output()
                 .expect("running mariadb-install-db");
             assert!(out.status.success(), "mariadb-install-db failed: {out:?}");
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
+            let port = crate::free_port();
             let mariadbd = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"]
                 .into_iter()
                 .find(|p| std::path::Path::new(p).exists())

@@ -55,7 +55,7 @@ use lienthong_tests::mariadb_server::TemporaryMariadb;
 use lienthong_tests::process::Service;
 use lienthong_tests::proxy::TcpProxy;
 use lienthong_tests::topics::{TopicReader, kafka_config_for};
-use lienthong_tests::{lienthong, lienthong_bin, text};
+use lienthong_tests::{free_port, lienthong, lienthong_bin, text};
 use lienthong_translate::mapping::Mapping;
 use lienthong_translate::record::{MappedRecord, MappingError};
 use lienthong_translate::{CanonicalEntity, CodeLists, MappingSet};
@@ -147,13 +147,6 @@ const DLQ_TOPICS: [&str; 6] = [
 
 fn schemas() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
 }
 
 // ------------------------------------------------------------------------------------------------

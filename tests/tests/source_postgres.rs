@@ -820,11 +820,7 @@ async fn scrape(address: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn lag_and_positions_are_exported_as_metrics() {
     let s = setup("metrics", "\"public.nhat_ky\"", "").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = lienthong_tests::free_port();
     let address = format!("127.0.0.1:{port}");
     let config = std::fs::read_to_string(&s.config).unwrap().replace(
         "[health]\nenabled = false",
