@@ -438,10 +438,11 @@ pub fn compare_pins(a: Option<Pin>, b: Option<Pin>) -> Option<PinLevel> {
 /// True when two different numbers differ in exactly one digit or by one swap of adjacent digits.
 pub fn is_pin_typo(a: Pin, b: Pin) -> bool {
     let (x, y) = (a.digits(), b.digits());
-    let differing: Vec<usize> = (0..12).filter(|&i| x[i] != y[i]).collect();
-    match differing.as_slice() {
-        [_] => true,
-        [i, j] => *j == i + 1 && x[*i] == y[*j] && x[*j] == y[*i],
+    // The first two differing positions, and whether there is a third.
+    let mut differing = (0..12).filter(|&i| x[i] != y[i]);
+    match (differing.next(), differing.next(), differing.next()) {
+        (Some(_), None, _) => true,
+        (Some(i), Some(j), None) => j == i + 1 && x[i] == y[j] && x[j] == y[i],
         _ => false,
     }
 }

@@ -23,14 +23,19 @@
 //!
 //! The result ([`Resolution`]) carries everything `lienthong.v1.ResolutionResult` needs.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
 use crate::hash::SplitMix64;
-use crate::index::{BlockProbe, BlockingKey, BlockingQuery, PersonId, PersonView, PopulationIndex};
+use crate::index::{
+    BlockProbe, BlockingKey, BlockingQuery, PersonId, PersonKeys, PersonView, PopulationIndex,
+};
 use crate::levels::{
-    ComparisonVector, Field, FieldLevels, NameForms, NameRole, PinLevel, PreparedName,
+    ComparisonVector, Field, FieldLevels, NameForms, NameLevel, NameRole, PinLevel, PreparedName,
     compare_birth_dates, compare_names, compare_pins, compare_provinces, compare_sex,
 };
 use crate::model::{FieldValues, Model, Score, TermFrequencies};
@@ -350,6 +355,134 @@ struct Comparison {
     pin_superseded: bool,
 }
 
+/// The name parts: their slot in [`PersonKeys::names`], role and field.
+const NAME_PARTS: [(usize, NameRole, Field); 3] = [
+    (0, NameRole::Family, Field::FamilyName),
+    (1, NameRole::Middle, Field::MiddleName),
+    (2, NameRole::Given, Field::GivenName),
+];
+
+/// One name part of a record compared with one register spelling.
+#[derive(Debug, Clone, Copy)]
+struct NameOutcome {
+    level: Option<NameLevel>,
+    /// The register spelling's term frequency.
+    frequency: Option<f64>,
+}
+
+/// A record's name comparisons, remembered by register spelling id when `remember` is set: the
+/// people of a block share a handful of spellings, and the level and frequency depend on the
+/// spelling alone.
+struct NameMemo {
+    remember: bool,
+    seen: [HashMap<u32, NameOutcome, BuildHasherDefault<SpellingHasher>>; 3],
+}
+
+impl NameMemo {
+    /// Compares every time (one person, or pairs of unrelated records).
+    fn direct() -> Self {
+        Self {
+            remember: false,
+            seen: Default::default(),
+        }
+    }
+
+    /// Remembers outcomes: many people compared with one record.
+    fn remembering() -> Self {
+        Self {
+            remember: true,
+            seen: Default::default(),
+        }
+    }
+
+    /// Forgets every outcome (for the next record), keeping the tables' room.
+    fn clear(&mut self) {
+        for seen in &mut self.seen {
+            seen.clear();
+        }
+    }
+
+    fn compare(
+        &mut self,
+        index: &PopulationIndex,
+        slot: usize,
+        role: NameRole,
+        record: Option<&PreparedName>,
+        spelling: u32,
+    ) -> NameOutcome {
+        let outcome = || NameOutcome {
+            level: compare_names(
+                record.map(PreparedName::forms).as_ref(),
+                index.name_forms(spelling, role).as_ref(),
+            ),
+            frequency: index.name_frequency(role, spelling),
+        };
+        if self.remember {
+            *self.seen[slot].entry(spelling).or_insert_with(outcome)
+        } else {
+            outcome()
+        }
+    }
+}
+
+/// A thread's buffers for the probabilistic search, kept between records so that they are
+/// allocated once per thread rather than once per record: blocks hold thousands of people.
+struct Search {
+    names: NameMemo,
+    people: Vec<PersonId>,
+    raw: Vec<u32>,
+    keys: Vec<(PersonId, PersonKeys)>,
+}
+
+thread_local! {
+    static SEARCH: RefCell<Search> = RefCell::new(Search {
+        names: NameMemo::remembering(),
+        people: Vec::new(),
+        raw: Vec::new(),
+        keys: Vec::new(),
+    });
+}
+
+/// Hashes a spelling id (a dense `u32`) with one multiply-shift mix; std's SipHash costs more
+/// than the lookup it serves.
+#[derive(Default)]
+struct SpellingHasher(u64);
+
+impl Hasher for SpellingHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.0 = u64::from(value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A scored candidate, before anything is explained.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    person: PersonId,
+    pin: Pin,
+    match_weight: f64,
+    probability: f64,
+}
+
+impl Scored {
+    /// The ranking order: higher weight first, then the lower personal ID.
+    fn ranks_before(&self, other: &Self) -> bool {
+        self.match_weight
+            .total_cmp(&other.match_weight)
+            .then_with(|| other.pin.cmp(&self.pin))
+            .is_gt()
+    }
+}
+
 fn show_name(forms: Option<&NameForms<'_>>) -> String {
     forms.map_or(String::new(), |f| f.original.to_owned())
 }
@@ -383,45 +516,73 @@ impl Matcher {
         &self,
         index: &PopulationIndex,
         record: &PreparedRecord,
-        person: &PersonView<'_>,
+        person: &PersonKeys,
         stated: StatedPin,
+        names: &mut NameMemo,
     ) -> Comparison {
         let personal_id = match stated {
-            StatedPin::Compare => compare_pins(record.pin, Some(person.pin)),
+            StatedPin::Compare => compare_pins(record.pin, Some(person.pin())),
             StatedPin::Superseded => record.pin.map(|_| PinLevel::Exact),
             StatedPin::Ignore => None,
         };
+        let [family, middle, given] = NAME_PARTS.map(|(slot, role, field)| {
+            let prepared = match field {
+                Field::FamilyName => record.family.as_ref(),
+                Field::MiddleName => record.middle.as_ref(),
+                _ => record.given.as_ref(),
+            };
+            names.compare(index, slot, role, prepared, person.names[slot])
+        });
         let levels = FieldLevels {
             personal_id,
-            family_name: compare_names(
-                record.family.as_ref().map(PreparedName::forms).as_ref(),
-                person.family_name.as_ref(),
-            ),
-            middle_name: compare_names(
-                record.middle.as_ref().map(PreparedName::forms).as_ref(),
-                person.middle_name.as_ref(),
-            ),
-            given_name: compare_names(
-                record.given.as_ref().map(PreparedName::forms).as_ref(),
-                person.given_name.as_ref(),
-            ),
-            birth_date: compare_birth_dates(record.birth_date, person.birth_date),
-            sex: compare_sex(record.sex, person.sex),
+            family_name: family.level,
+            middle_name: middle.level,
+            given_name: given.level,
+            birth_date: compare_birth_dates(record.birth_date, person.birth_date()),
+            sex: compare_sex(record.sex, person.sex()),
             birth_province: compare_provinces(
                 record.birth_province,
-                person.birth_province,
+                person.birth_province(),
                 index.provinces(),
             ),
         };
         let mut frequencies = TermFrequencies::default();
-        frequencies.set(Field::FamilyName, person.family_frequency);
-        frequencies.set(Field::MiddleName, person.middle_frequency);
-        frequencies.set(Field::GivenName, person.given_frequency);
+        frequencies.set(Field::FamilyName, family.frequency);
+        frequencies.set(Field::MiddleName, middle.frequency);
+        frequencies.set(Field::GivenName, given.frequency);
         Comparison {
             levels,
             frequencies,
             pin_superseded: stated == StatedPin::Superseded,
         }
+    }
+
+    /// Compares and scores one person (`None` when the person is not live).
+    fn score_person(
+        &self,
+        index: &PopulationIndex,
+        record: &PreparedRecord,
+        person: PersonId,
+        stated: StatedPin,
+        names: &mut NameMemo,
+    ) -> Option<(Comparison, Score)> {
+        let keys = index.person_keys(person)?;
+        Some(self.score_keys(index, record, &keys, stated, names))
+    }
+
+    fn score_keys(
+        &self,
+        index: &PopulationIndex,
+        record: &PreparedRecord,
+        person: &PersonKeys,
+        stated: StatedPin,
+        names: &mut NameMemo,
+    ) -> (Comparison, Score) {
+        let comparison = self.compare(index, record, person, stated, names);
+        let score = self
+            .model
+            .score(&comparison.levels.vector(), &comparison.frequencies);
+        (comparison, score)
     }
 
     /// The comparison vector of a record and a register person, for training.
@@ -431,9 +592,19 @@ impl Matcher {
         record: &PreparedRecord,
         person: PersonId,
     ) -> Option<ComparisonVector> {
-        let view = index.person(person)?;
+        self.comparison_vector_with(index, record, person, &mut NameMemo::direct())
+    }
+
+    fn comparison_vector_with(
+        &self,
+        index: &PopulationIndex,
+        record: &PreparedRecord,
+        person: PersonId,
+        names: &mut NameMemo,
+    ) -> Option<ComparisonVector> {
+        let keys = index.person_keys(person)?;
         Some(
-            self.compare(index, record, &view, StatedPin::Compare)
+            self.compare(index, record, &keys, StatedPin::Compare, names)
                 .levels
                 .vector(),
         )
@@ -481,11 +652,9 @@ impl Matcher {
             show(record.birth_province),
             show(person.birth_province),
         );
-        let explanation = self.model.explain(
-            &comparison.levels.vector(),
-            &comparison.frequencies,
-            &values,
-        );
+        let explanation =
+            self.model
+                .explain(&comparison.levels.vector(), &comparison.frequencies, values);
         explanation
             .fields
             .into_iter()
@@ -590,16 +759,21 @@ impl Matcher {
         if let Some(pin) = record.pin {
             match index.lookup_pin(pin) {
                 Some(hit) => {
-                    if let Some(person) = index.person(hit.person) {
-                        let stated = if hit.superseded {
-                            StatedPin::Superseded
-                        } else {
-                            StatedPin::Compare
-                        };
-                        let comparison = self.compare(index, record, &person, stated);
-                        let score = self
-                            .model
-                            .score(&comparison.levels.vector(), &comparison.frequencies);
+                    let stated = if hit.superseded {
+                        StatedPin::Superseded
+                    } else {
+                        StatedPin::Compare
+                    };
+                    let scored = self.score_person(
+                        index,
+                        record,
+                        hit.person,
+                        stated,
+                        &mut NameMemo::direct(),
+                    );
+                    if let (Some((comparison, score)), Some(person)) =
+                        (scored, index.person(hit.person))
+                    {
                         let others = score.weight_without(Field::PersonalId);
                         if others >= self.config.pin_contradiction_bits {
                             let best = self.candidate(record, &person, &comparison, &score);
@@ -636,68 +810,113 @@ impl Matcher {
         }
 
         resolution.method = Some(MatchMethod::Probabilistic);
-        let found = index.candidates(&record.blocking_query(), self.config.max_block_size);
-        resolution.blocks = found.probes;
-        let mut people = found.people;
-        if let Some(pin) = record.pin {
-            people
-                .extend(pin_neighbours(pin).filter_map(|p| index.lookup_pin(p).map(|m| m.person)));
-        }
-        if let Some(person) = vetoed {
-            people.push(person);
-        }
-        people.sort_unstable();
-        people.dedup();
+        SEARCH.with_borrow_mut(|search| {
+            let Search {
+                names,
+                people,
+                raw,
+                keys,
+            } = search;
+            resolution.blocks = index.candidates_into(
+                &record.blocking_query(),
+                self.config.max_block_size,
+                people,
+                raw,
+            );
+            if let Some(pin) = record.pin {
+                people.extend(
+                    pin_neighbours(pin).filter_map(|p| index.lookup_pin(p).map(|m| m.person)),
+                );
+            }
+            if let Some(person) = vetoed {
+                people.push(person);
+            }
+            people.sort_unstable();
+            people.dedup();
+            index.people_keys(people, keys);
+            names.clear();
+            self.resolve_among(index, record, resolution, keys, vetoed, names)
+        })
+    }
 
-        let mut scored: Vec<(PersonView<'_>, Comparison, Score)> = people
-            .into_iter()
-            .filter_map(|id| index.person(id))
-            .map(|person| {
-                let stated = if Some(person.id) == vetoed {
-                    StatedPin::Ignore
-                } else {
-                    StatedPin::Compare
-                };
-                let comparison = self.compare(index, record, &person, stated);
-                let score = self
-                    .model
-                    .score(&comparison.levels.vector(), &comparison.frequencies);
-                (person, comparison, score)
-            })
-            .collect();
-        scored.sort_by(|a, b| {
-            b.2.match_weight
-                .total_cmp(&a.2.match_weight)
-                .then_with(|| a.0.pin.cmp(&b.0.pin))
+    /// The probabilistic verdict among `people`, the record's live candidates (sorted, distinct).
+    fn resolve_among(
+        &self,
+        index: &PopulationIndex,
+        record: &PreparedRecord,
+        mut resolution: Resolution,
+        people: &[(PersonId, PersonKeys)],
+        vetoed: Option<PersonId>,
+        names: &mut NameMemo,
+    ) -> Resolution {
+        // Every candidate is scored, but only the likely ones (and the best) are explained: a
+        // block can hold thousands of people, and explaining costs text and allocations.
+        let stated_for = |person: PersonId| {
+            if Some(person) == vetoed {
+                StatedPin::Ignore
+            } else {
+                StatedPin::Compare
+            }
+        };
+        let mut likely: Vec<Scored> = Vec::new();
+        let mut best_unlikely: Option<Scored> = None;
+        for &(person, keys) in people {
+            let (_, score) = self.score_keys(index, record, &keys, stated_for(person), names);
+            let scored = Scored {
+                person,
+                pin: keys.pin(),
+                match_weight: score.match_weight,
+                probability: score.probability,
+            };
+            if score.probability >= self.config.candidate_threshold {
+                likely.push(scored);
+            } else if best_unlikely.is_none_or(|b| scored.ranks_before(&b)) {
+                best_unlikely = Some(scored);
+            }
+        }
+        likely.sort_by(|a, b| {
+            b.match_weight
+                .total_cmp(&a.match_weight)
+                .then_with(|| a.pin.cmp(&b.pin))
         });
-
-        let likely = scored
+        let explained = |scored: &Scored, names: &mut NameMemo| {
+            let stated = stated_for(scored.person);
+            let (comparison, score) =
+                self.score_person(index, record, scored.person, stated, names)?;
+            let person = index.person(scored.person)?;
+            Some((person, comparison, score))
+        };
+        resolution.candidates = likely
             .iter()
-            .take_while(|(_, _, s)| s.probability >= self.config.candidate_threshold)
-            .count();
-        resolution.candidates = scored
-            .iter()
-            .take(likely.min(self.config.max_candidates))
-            .map(|(person, comparison, score)| self.candidate(record, person, comparison, score))
+            .take(self.config.max_candidates)
+            .filter_map(|s| explained(s, names))
+            .map(|(person, comparison, score)| self.candidate(record, &person, &comparison, &score))
             .collect();
-        let Some((best_person, best_comparison, best_score)) = scored.first() else {
+        let Some(best) = likely.first().or(best_unlikely.as_ref()) else {
             return resolution;
         };
-        resolution.probability = best_score.probability;
-        resolution.match_weight = best_score.match_weight;
-        let clear_lead = scored.get(1).is_none_or(|(_, _, second)| {
-            second.probability < self.config.candidate_threshold
-                || best_score.match_weight - second.match_weight
-                    >= self.config.ambiguity_margin_bits
+        resolution.probability = best.probability;
+        resolution.match_weight = best.match_weight;
+        // Every other candidate is unlikely (below `candidate_threshold`) unless it is in
+        // `likely`, so only the second likely one can take the lead away.
+        let clear_lead = likely.get(1).is_none_or(|second| {
+            best.match_weight - second.match_weight >= self.config.ambiguity_margin_bits
         });
-        if best_score.probability >= self.config.match_threshold && clear_lead {
-            let best = self.candidate(record, best_person, best_comparison, best_score);
+        let best_explained = (best.probability >= self.config.candidate_threshold)
+            .then(|| explained(best, names))
+            .flatten();
+        if best.probability >= self.config.match_threshold
+            && clear_lead
+            && let Some((person, comparison, score)) = &best_explained
+        {
+            let best = self.candidate(record, person, comparison, score);
             return self.matched(resolution, MatchMethod::Probabilistic, best, false);
         }
+        let likely = likely.len();
         // The best candidate's fields are explained only when it is likely: the register
         // values of an unrelated person are personal data the caller has no reason to see.
-        if likely > 0 {
-            resolution.comparisons = self.field_comparisons(record, best_person, best_comparison);
+        if let Some((person, comparison, _)) = &best_explained {
+            resolution.comparisons = self.field_comparisons(record, person, comparison);
             resolution.discrepancies = resolution
                 .comparisons
                 .iter()
@@ -724,8 +943,11 @@ impl Matcher {
         let mut patterns = PatternCounts::new();
         for record in records {
             let prepared = PreparedRecord::new(index.normaliser(), record);
+            let mut names = NameMemo::remembering();
             for person in index.block(key, &prepared.blocking_query()) {
-                if let Some(vector) = self.comparison_vector(index, &prepared, person) {
+                if let Some(vector) =
+                    self.comparison_vector_with(index, &prepared, person, &mut names)
+                {
                     patterns.add(vector);
                 }
             }
@@ -1219,6 +1441,166 @@ mod tests {
         let bare = record("001175000001", ("", "", ""), (0, 0, 0), None, None);
         let resolution = matcher(&index).resolve(&index, &bare);
         assert_eq!(resolution.status, MatchStatus::Matched);
+    }
+
+    /// A register crowded on purpose: few spellings, few birth dates, so blocks are large and
+    /// share spellings, as common Vietnamese names make them.
+    fn crowded_register(rng: &mut SplitMix64) -> (PopulationIndex, Vec<PopulationEntry>) {
+        const FAMILY: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Vũ", "Võ"];
+        const MIDDLE: [&str; 5] = ["Văn", "Thị", "Minh", "Đức", ""];
+        const GIVEN: [&str; 9] = [
+            "An", "Bình", "Hoà", "Hòa", "Lan", "Mai", "Tài", "Tâm", "Khôi",
+        ];
+        let mut pick = |options: &[&'static str]| options[rng.below(options.len() as u64) as usize];
+        let people: Vec<PopulationEntry> = (0..3_000u32)
+            .map(|serial| {
+                let sex = if serial % 2 == 0 {
+                    Sex::Male
+                } else {
+                    Sex::Female
+                };
+                let year = 1980 + (serial % 3) as u16;
+                let number = format!("001{}{:02}{serial:06}", serial % 2, year % 100);
+                entry(
+                    &number,
+                    (pick(&FAMILY), pick(&MIDDLE), pick(&GIVEN)),
+                    (year, 1 + (serial / 3 % 2) as u8, 1 + (serial / 6 % 3) as u8),
+                    sex,
+                    [1, 2, 8, 79][(serial / 18 % 4) as usize],
+                )
+            })
+            .collect();
+        let provinces = ProvinceMap::from_pairs([(1, 1), (2, 8), (8, 8), (79, 79)]).unwrap();
+        let index = PopulationIndex::build(
+            people.clone(),
+            Arc::new(VietnameseNameNormaliser::default()),
+            provinces,
+        )
+        .unwrap();
+        (index, people)
+    }
+
+    /// A record for someone of the register with a few of the usual slips, or for nobody.
+    fn messy_record(rng: &mut SplitMix64, people: &[PopulationEntry]) -> QueryRecord {
+        let person = &people[rng.below(people.len() as u64) as usize];
+        let mut name = person.name.clone();
+        let mut date = person.birth_date;
+        let mut province = person.birth_province;
+        match rng.below(7) {
+            0 => name.given = name.given.to_lowercase(),
+            1 => name.family = "Nguyen".to_owned(),
+            2 => date = PartialDate::new(date.year().unwrap(), 0, 0).unwrap(),
+            3 => province = old(8),
+            4 => name.given = "Nhàn".to_owned(),
+            5 => {
+                // Nobody of the register, sharing only a birth date with some.
+                name.family = "Đặng".to_owned();
+                name.given = "Xuân".to_owned();
+            }
+            _ => {}
+        }
+        QueryRecord {
+            personal_id: String::new(),
+            name: QueryName {
+                full: String::new(),
+                family: name.family,
+                middle: name.middle,
+                given: name.given,
+            },
+            birth_date: date,
+            sex: person.sex,
+            birth_province: province,
+        }
+    }
+
+    /// The search remembers name comparisons per spelling, gathers the candidates' fields
+    /// column by column and explains only the likely candidates; scoring every candidate
+    /// afresh and ranking them all must give the same verdict.
+    #[test]
+    fn the_search_agrees_with_scoring_every_candidate_afresh() {
+        let mut rng = SplitMix64::new(7);
+        let (index, people) = crowded_register(&mut rng);
+        let matcher = matcher(&index);
+        let config = matcher.config().clone();
+        let mut statuses = std::collections::HashMap::new();
+        let mut largest = 0;
+        for _ in 0..400 {
+            let query = messy_record(&mut rng, &people);
+            let resolution = matcher.resolve(&index, &query);
+            *statuses.entry(resolution.status).or_insert(0) += 1;
+
+            let record = PreparedRecord::new(index.normaliser(), &query);
+            let found = index.candidates(&record.blocking_query(), config.max_block_size);
+            let mut reference: Vec<(Pin, Score)> = found
+                .people
+                .iter()
+                .filter_map(|&person| {
+                    let keys = index.person_keys(person)?;
+                    let (_, score) = matcher.score_keys(
+                        &index,
+                        &record,
+                        &keys,
+                        StatedPin::Compare,
+                        &mut NameMemo::direct(),
+                    );
+                    Some((keys.pin(), score))
+                })
+                .collect();
+            largest = largest.max(reference.len());
+            reference.sort_by(|a, b| {
+                b.1.match_weight
+                    .total_cmp(&a.1.match_weight)
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+            let likely: Vec<Pin> = reference
+                .iter()
+                .take_while(|(_, s)| s.probability >= config.candidate_threshold)
+                .map(|(pin, _)| *pin)
+                .collect();
+            let shown: Vec<Pin> = resolution
+                .candidates
+                .iter()
+                .map(|c| c.personal_id)
+                .collect();
+            assert_eq!(
+                shown,
+                likely[..likely.len().min(config.max_candidates)],
+                "{query:?}"
+            );
+            let best = reference.first().map(|(_, s)| s);
+            assert_eq!(
+                resolution.match_weight,
+                best.map_or(0.0, |s| s.match_weight)
+            );
+            assert_eq!(resolution.probability, best.map_or(0.0, |s| s.probability));
+            let clear_lead = likely.len() < 2
+                || reference[0].1.match_weight - reference[1].1.match_weight
+                    >= config.ambiguity_margin_bits;
+            let expected = match best {
+                Some(best) if best.probability >= config.match_threshold && clear_lead => {
+                    if resolution.discrepancies.is_empty() {
+                        MatchStatus::Matched
+                    } else {
+                        MatchStatus::MatchedWithDiscrepancies
+                    }
+                }
+                _ if likely.len() >= 2 => MatchStatus::Ambiguous,
+                _ => MatchStatus::NotFound,
+            };
+            assert_eq!(resolution.status, expected, "{query:?}");
+            if matches!(expected, MatchStatus::Ambiguous | MatchStatus::NotFound) {
+                assert_eq!(resolution.comparisons.is_empty(), likely.is_empty());
+            }
+        }
+        // The data exercised what the test is about.
+        assert!(largest >= 100, "largest candidate set {largest}");
+        for status in [
+            MatchStatus::Matched,
+            MatchStatus::Ambiguous,
+            MatchStatus::NotFound,
+        ] {
+            assert!(statuses.contains_key(&status), "{statuses:?}");
+        }
     }
 
     #[test]

@@ -557,8 +557,12 @@ impl Model {
         &self,
         vector: &ComparisonVector,
         frequencies: &TermFrequencies,
-        values: &FieldValues,
+        values: FieldValues,
     ) -> Explanation {
+        let FieldValues {
+            mut record,
+            mut register,
+        } = values;
         let score = self.score(vector, frequencies);
         let fields = Field::ALL
             .iter()
@@ -574,8 +578,8 @@ impl Model {
                     level_weight,
                     tf_adjustment,
                     match_weight: level_weight + tf_adjustment,
-                    record_value: values.record(field).to_owned(),
-                    register_value: values.register(field).to_owned(),
+                    record_value: std::mem::take(&mut record[field.index()]),
+                    register_value: std::mem::take(&mut register[field.index()]),
                     discrepancy: level.is_some_and(|l| field.is_discrepancy(l)),
                 }
             })
@@ -755,7 +759,7 @@ mod tests {
         };
         let mut values = FieldValues::default();
         values.set(Field::GivenName, "Hoa", "Hòa");
-        let explanation = model.explain(&levels.vector(), &TermFrequencies::default(), &values);
+        let explanation = model.explain(&levels.vector(), &TermFrequencies::default(), values);
         assert_eq!(explanation.fields.len(), Field::COUNT);
         let given = &explanation.fields[Field::GivenName.index()];
         assert_eq!(given.level, "diacritic_folded");

@@ -122,6 +122,34 @@ impl PersonView<'_> {
     }
 }
 
+/// What scoring needs of a person, as the index stores it: names are spelling ids (0 for none),
+/// so a comparison can be remembered per spelling, and the rest is decoded on demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PersonKeys {
+    pin: u64,
+    attrs: u32,
+    /// Spelling ids of the family, middle and given names.
+    pub(crate) names: [u32; 3],
+}
+
+impl PersonKeys {
+    pub(crate) fn pin(&self) -> Pin {
+        pin_of(self.pin)
+    }
+
+    pub(crate) fn birth_date(&self) -> PartialDate {
+        attr_date(self.attrs)
+    }
+
+    pub(crate) fn sex(&self) -> Option<Sex> {
+        attr_sex(self.attrs)
+    }
+
+    pub(crate) fn birth_province(&self) -> Option<Province> {
+        attr_province(self.attrs)
+    }
+}
+
 /// What a record offers for blocking.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BlockingQuery<'a> {
@@ -952,6 +980,53 @@ impl PopulationIndex {
         })
     }
 
+    /// A live person's scoring keys; `None` for a retired or unknown number.
+    pub(crate) fn person_keys(&self, id: PersonId) -> Option<PersonKeys> {
+        let p = id.index();
+        self.is_live(id.0).then(|| PersonKeys {
+            pin: self.pins[p],
+            attrs: self.attrs[p],
+            names: [self.family[p], self.middle[p], self.given[p]],
+        })
+    }
+
+    /// Replaces `out` with the scoring keys of the live people among `people`, in order. Each
+    /// column is gathered in its own tight loop: the people are scattered over the index, and a
+    /// loop with nothing else to do keeps many memory reads in flight instead of one.
+    pub(crate) fn people_keys(&self, people: &[PersonId], out: &mut Vec<(PersonId, PersonKeys)>) {
+        out.clear();
+        out.extend(
+            people
+                .iter()
+                .filter(|p| self.is_live(p.0))
+                .map(|&p| (p, PersonKeys::default())),
+        );
+        for (p, keys) in out.iter_mut() {
+            keys.attrs = self.attrs[p.index()];
+        }
+        for (p, keys) in out.iter_mut() {
+            keys.pin = self.pins[p.index()];
+        }
+        for (slot, column) in [&self.family, &self.middle, &self.given]
+            .into_iter()
+            .enumerate()
+        {
+            for (p, keys) in out.iter_mut() {
+                keys.names[slot] = column[p.index()];
+            }
+        }
+    }
+
+    /// The forms of a spelling id as [`PersonKeys::names`] holds it; `None` for 0.
+    pub(crate) fn name_forms(&self, name: u32, role: NameRole) -> Option<NameForms<'_>> {
+        self.names.forms(name, role)
+    }
+
+    /// The term frequency of a spelling id's folded form among names of `role`.
+    pub(crate) fn name_frequency(&self, role: NameRole, name: u32) -> Option<f64> {
+        self.frequency_of_name(role, name)
+    }
+
     /// Whether an entry of a blocking table still describes the person.
     fn entry_holds(&self, key: BlockingKey, value: u32, person: u32) -> bool {
         self.is_live(person)
@@ -977,10 +1052,23 @@ impl PopulationIndex {
     /// A record's candidates: the union of its blocks, skipping blocks larger than
     /// `max_block_size` (a key that common does not narrow anything down).
     pub fn candidates(&self, query: &BlockingQuery<'_>, max_block_size: usize) -> Candidates {
+        let mut people = Vec::new();
+        let probes = self.candidates_into(query, max_block_size, &mut people, &mut Vec::new());
+        Candidates { people, probes }
+    }
+
+    /// [`PopulationIndex::candidates`] into buffers the caller keeps: `people` is replaced
+    /// (sorted, distinct), `raw` is scratch.
+    pub(crate) fn candidates_into(
+        &self,
+        query: &BlockingQuery<'_>,
+        max_block_size: usize,
+        people: &mut Vec<PersonId>,
+        raw: &mut Vec<u32>,
+    ) -> Vec<BlockProbe> {
         let parts = self.query_parts(query);
-        let mut people: Vec<u32> = Vec::new();
+        people.clear();
         let mut probes = Vec::new();
-        let mut raw = Vec::new();
         for key in BlockingKey::ALL {
             let Some(value) = parts.key(key) else {
                 continue;
@@ -993,19 +1081,17 @@ impl PopulationIndex {
                 continue;
             }
             raw.clear();
-            table.collect(value, &mut raw);
+            table.collect(value, raw);
             people.extend(
                 raw.iter()
                     .copied()
-                    .filter(|&p| self.entry_holds(key, value, p)),
+                    .filter(|&p| self.entry_holds(key, value, p))
+                    .map(PersonId),
             );
         }
         people.sort_unstable();
         people.dedup();
-        Candidates {
-            people: people.into_iter().map(PersonId).collect(),
-            probes,
-        }
+        probes
     }
 
     /// The shape of each blocking table as of the last compaction (pending changes are not
