@@ -329,7 +329,9 @@ fn read_event<'a>(
             && let Some(find) = columns_of.take()
         {
             index = find(event.source_id, event.schema, event.table);
-            positions = index.map(|i| (i.no_positions(), i.no_positions()));
+            // The row before a change is there for updates and deletes only: its positions
+            // are made when it comes.
+            positions = index.map(|i| (Positions::none(), i.no_positions()));
         }
         match (number, data) {
             (1, Data::Bytes(b)) => event.source_id = text(b)?,
@@ -342,6 +344,9 @@ fn read_event<'a>(
             // prost reads an enum as the low 32 bits of the varint.
             (5, Data::Varint(v)) => event.op = v as i32,
             (6, Data::Bytes(b)) => {
+                if let (Some(index), Some(positions)) = (index, positions.as_mut()) {
+                    positions.0 = index.no_positions();
+                }
                 event.before = read_row(b, index, positions.as_mut().map(|p| &mut p.0))?;
             }
             (7, Data::Bytes(b)) => {
@@ -372,6 +377,15 @@ fn read_event<'a>(
 fn read_timestamp(bytes: &[u8]) -> Read<Timestamp> {
     let mut timestamp = Timestamp::default();
     let mut fields = Fields::new(bytes);
+    // Seconds then nanos, as encoders write them, read directly; the rest field by field.
+    if let Some(seconds) = fields.varint_of(1)? {
+        fields.once(1)?;
+        timestamp.seconds = seconds as i64;
+    }
+    if let Some(nanos) = fields.varint_of(2)? {
+        fields.once(2)?;
+        timestamp.nanos = nanos as i32;
+    }
     while let Some((number, data)) = fields.next()? {
         fields.once(number)?;
         match (number, data) {
@@ -439,6 +453,8 @@ fn read_row<'a>(
     // growing the vector four or five times (bounded for rows of long texts).
     let mut columns = Vec::with_capacity((bytes.len() / 20 + 1).min(128));
     let mut fields = Fields::new(bytes);
+    // The last of the mapping's columns found, for guessing the next (see `find_next`).
+    let mut previous = None;
     loop {
         let column = match fields.bytes_of(1)? {
             Some(column) => column,
@@ -450,8 +466,17 @@ fn read_row<'a>(
         };
         let (column, id) = match plain_column(column) {
             Some((name, value)) => {
-                let (name, id) = named(name, index)?;
+                let (name, id) = match index.and_then(|index| index.find_next(name, previous)) {
+                    Some((known, id)) => (known, Some(id)),
+                    None => (text(name)?, None),
+                };
                 let value = match value {
+                    // Text with a length below 128, alone: most values, read here directly.
+                    Some([0x3A, len @ ..0x80, text_bytes @ ..])
+                        if text_bytes.len() == usize::from(*len) =>
+                    {
+                        ValueRef::Text(text(text_bytes)?)
+                    }
                     Some(value) => read_value(value)?,
                     None => ValueRef::Null,
                 };
@@ -459,8 +484,11 @@ fn read_row<'a>(
             }
             None => read_column(column, index)?,
         };
-        if let (Some(id), Some(positions)) = (id, positions.as_deref_mut()) {
-            positions.found(id, columns.len());
+        if let Some(id) = id {
+            previous = Some(id);
+            if let Some(positions) = positions.as_deref_mut() {
+                positions.found(id, columns.len());
+            }
         }
         columns.push(column);
     }
@@ -500,7 +528,7 @@ fn read_column<'a>(
     // Name then value, as encoders write them, read directly; the rest field by field.
     if let Some(name) = fields.bytes_of(1)? {
         fields.once(1)?;
-        (column.name, id) = named(name, index)?;
+        (column.name, id) = named(name, index, None)?;
     }
     if let Some(value) = fields.bytes_of(2)? {
         fields.once(2)?;
@@ -509,7 +537,7 @@ fn read_column<'a>(
     while let Some((number, data)) = fields.next()? {
         fields.once(number)?;
         match (number, data) {
-            (1, Data::Bytes(b)) => (column.name, id) = named(b, index)?,
+            (1, Data::Bytes(b)) => (column.name, id) = named(b, index, None)?,
             (2, Data::Bytes(b)) => column.value = read_value(b)?,
             // source_type
             (3, Data::Bytes(b)) => {
@@ -524,8 +552,12 @@ fn read_column<'a>(
 /// A column name: the mapping's own text when it is one of `index`'s columns (the same bytes,
 /// so nothing to check), else the bytes checked as UTF-8.
 #[inline]
-fn named<'a>(name: &'a [u8], index: Option<&'a ColumnIndex>) -> Read<(&'a str, Option<ColumnId>)> {
-    if let Some((known, id)) = index.and_then(|index| index.find(name)) {
+fn named<'a>(
+    name: &'a [u8],
+    index: Option<&'a ColumnIndex>,
+    previous: Option<ColumnId>,
+) -> Read<(&'a str, Option<ColumnId>)> {
+    if let Some((known, id)) = index.and_then(|index| index.find_next(name, previous)) {
         return Ok((known, Some(id)));
     }
     Ok((text(name)?, None))
@@ -533,11 +565,39 @@ fn named<'a>(name: &'a [u8], index: Option<&'a ColumnIndex>) -> Read<(&'a str, O
 
 #[inline]
 fn read_value(bytes: &[u8]) -> Read<ValueRef<'_>> {
-    // Text with a length below 128, alone: most values.
-    if let [0x3A, len @ ..0x80, text_bytes @ ..] = bytes
-        && text_bytes.len() == usize::from(*len)
-    {
-        return Ok(ValueRef::Text(text(text_bytes)?));
+    // The forms most values take, each kind's field alone in the value, read directly.
+    match bytes {
+        // Text with a length below 128.
+        [0x3A, len @ ..0x80, text_bytes @ ..] if text_bytes.len() == usize::from(*len) => {
+            return Ok(ValueRef::Text(text(text_bytes)?));
+        }
+        // NULL.
+        [0x08, ..0x80] => return Ok(ValueRef::Null),
+        // A whole date whose year takes two bytes (128 to 16383): year, month, day.
+        [
+            0x4A,
+            7,
+            0x08,
+            low @ 0x80..=0xFF,
+            high @ ..0x80,
+            0x10,
+            month @ ..0x80,
+            0x18,
+            day @ ..0x80,
+        ] => {
+            return Ok(ValueRef::Date(Date {
+                year: i32::from(low & 0x7F) | i32::from(*high) << 7,
+                month: i32::from(*month),
+                day: i32::from(*day),
+            }));
+        }
+        // A decimal of a short text.
+        [0x32, len @ ..0x80, 0x0A, value_len @ ..0x80, value @ ..]
+            if usize::from(*len) == value.len() + 2 && value.len() == usize::from(*value_len) =>
+        {
+            return Ok(ValueRef::Decimal(text(value)?));
+        }
+        _ => {}
     }
     let mut fields = Fields::new(bytes);
     // The kinds most columns hold, read directly: the kind's field alone in the value.

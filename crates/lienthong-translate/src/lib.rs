@@ -15,6 +15,7 @@
 //! | [`date`] | calendar dates and Vietnamese date formats, partial dates included |
 //! | [`entity`] | the canonical entities as one enum |
 //! | [`record`] | the translation result, record ids |
+//! | `draft` | records while they are built, their text borrowed from the event and code lists |
 //! | `event` | change events read in place from their protobuf bytes, for the stage |
 //! | `wire` | canonical records written as protobuf in one pass, for the stage |
 //! | [`trial`] | `lienthong mapping test`: a mapping tried on sample rows (JSON or CSV), no Kafka |
@@ -41,6 +42,7 @@
 
 pub mod codelist;
 pub mod date;
+mod draft;
 mod engine;
 pub mod entity;
 mod event;
@@ -50,6 +52,7 @@ pub mod quality;
 pub mod record;
 pub mod sample;
 pub mod stage;
+mod text;
 pub mod trial;
 mod wire;
 

@@ -16,9 +16,7 @@
 
 use std::time::SystemTime;
 
-use lienthong_proto::v1::{
-    CodedValue, Date, Person, Place, Quality, QualityCriterion, QualityFlag, QualitySeverity, Sex,
-};
+use lienthong_proto::v1::{Date, Quality, QualityCriterion, QualityFlag, QualitySeverity, Sex};
 use lienthong_vietnamese::legacy::{self, Encoding};
 use lienthong_vietnamese::pin::{self, PersonalId, PinDiscrepancy, PinError};
 use lienthong_vietnamese::text::{fold_tones, is_clean, is_letter};
@@ -27,6 +25,7 @@ use crate::codelist::{
     COMMUNE_2025, COMMUNE_PRE_2025, CodeLists, DISTRICT_PRE_2025, PROVINCE_2025, PROVINCE_PRE_2025,
 };
 use crate::date::{CivilDate, day_range, is_partial, unix_seconds};
+use crate::draft::{CodedDraft, Draft, NameDraft, PersonDraft, PlaceDraft};
 use crate::engine::IntText;
 use crate::entity::CanonicalEntity;
 use crate::mapping::spec::QualitySpec;
@@ -185,19 +184,21 @@ impl Findings {
 /// The [`Quality`] of a record with these findings: the flags, and the criteria that passed
 /// (no WARNING or ERROR finding).
 pub fn summarise(flags: Vec<QualityFlag>) -> Quality {
-    let failing = |criterion: QualityCriterion| {
-        flags.iter().any(|f| {
-            f.criterion == criterion as i32
-                && matches!(
-                    QualitySeverity::try_from(f.severity),
-                    Ok(QualitySeverity::Warning | QualitySeverity::Error)
-                )
-        })
-    };
+    // The criteria with a WARNING or ERROR finding, one bit each by their number, in one pass.
+    let mut failing = 0u64;
+    for flag in &flags {
+        if matches!(
+            QualitySeverity::try_from(flag.severity),
+            Ok(QualitySeverity::Warning | QualitySeverity::Error)
+        ) && let Ok(bit) = u32::try_from(flag.criterion)
+        {
+            failing |= 1u64.checked_shl(bit).unwrap_or(0);
+        }
+    }
     let passed = CRITERIA
         .into_iter()
-        .filter(|c| !failing(*c))
         .map(|c| c as i32)
+        .filter(|&c| failing & (1u64 << c) == 0)
         .collect();
     Quality { flags, passed }
 }
@@ -215,6 +216,8 @@ pub(crate) struct CheckContext<'a> {
     pub(crate) row_updated: Option<Option<CivilDate>>,
     /// The fields the mapping set.
     pub(crate) assigned: SlotSet,
+    /// The text fields set with text known to be clean (it went through `clean` unchanged).
+    pub(crate) clean_texts: SlotSet,
     pub(crate) code_lists: &'a CodeLists,
 }
 
@@ -223,7 +226,7 @@ use QualitySeverity::{Error, Info, Warning};
 
 /// Runs the checks that need the whole record.
 pub(crate) fn check_record(
-    entity: &CanonicalEntity,
+    entity: &Draft<'_>,
     context: &CheckContext<'_>,
     findings: &mut Findings,
 ) {
@@ -236,7 +239,7 @@ pub(crate) fn check_record(
         check_person(person, personal_id.as_ref(), context, findings);
     }
     check_entity_fields(entity, context, findings);
-    check_text(entity, findings);
+    check_text(entity, context.clean_texts, findings);
     check_live(context, findings);
     check_shared(
         entity,
@@ -248,10 +251,10 @@ pub(crate) fn check_record(
 
 /// The province (code system and code) a commune belongs to, from the code lists.
 fn province_of_commune<'a>(
-    commune: &CodedValue,
+    commune: &CodedDraft<'_>,
     lists: &'a CodeLists,
 ) -> Option<(&'static str, &'a str)> {
-    match commune.code_system.as_str() {
+    match commune.code_system.as_ref() {
         COMMUNE_2025 => lists
             .lookup(COMMUNE_2025, &commune.code)
             .map(|e| (PROVINCE_2025, e.parent_code.as_str())),
@@ -267,7 +270,12 @@ fn province_of_commune<'a>(
 
 /// A place's commune must lie in its province. A pre-2025 commune under a province already
 /// translated to the 2025 list is compared through the province merger.
-fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &mut Findings) {
+fn check_place(
+    place: &PlaceDraft<'_>,
+    field: PlaceField,
+    lists: &CodeLists,
+    findings: &mut Findings,
+) {
     let (Some(province), Some(commune)) = (&place.province, &place.commune) else {
         return;
     };
@@ -280,9 +288,11 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
     let same = if system == province.code_system {
         commune_province == province.code
     } else if system == PROVINCE_PRE_2025 && province.code_system == PROVINCE_2025 {
-        lists
-            .crosswalks_from(PROVINCE_PRE_2025)
-            .any(|c| c.targets(commune_province).contains(&province.code))
+        lists.crosswalks_from(PROVINCE_PRE_2025).any(|c| {
+            c.targets(commune_province)
+                .iter()
+                .any(|target| *target == *province.code)
+        })
     } else {
         // A 2025 commune under a pre-2025 province: the merger cannot be read backwards.
         return;
@@ -295,13 +305,13 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
             codes::PLACE_COMMUNE_OUTSIDE_PROVINCE,
             [
                 "commune ",
-                &commune.code,
+                commune.code.as_ref(),
                 " of ",
-                &commune.code_system,
+                commune.code_system.as_ref(),
                 " is not in province ",
-                &province.code,
+                province.code.as_ref(),
                 " of ",
-                &province.code_system,
+                province.code_system.as_ref(),
             ]
             .concat(),
         );
@@ -310,7 +320,7 @@ fn check_place(place: &Place, field: PlaceField, lists: &CodeLists, findings: &m
 
 /// `personal_id`: the parsed personal ID number, `None` when the record has none.
 fn check_person(
-    person: &Person,
+    person: &PersonDraft<'_>,
     personal_id: Option<&Result<PersonalId, PinError>>,
     context: &CheckContext<'_>,
     findings: &mut Findings,
@@ -418,7 +428,7 @@ fn pin_error_message(e: &PinError) -> String {
     }
 }
 
-fn check_pin_consistency(id: &PersonalId, person: &Person, findings: &mut Findings) {
+fn check_pin_consistency(id: &PersonalId, person: &PersonDraft<'_>, findings: &mut Findings) {
     let birth_year = person
         .birth_date
         .as_ref()
@@ -437,7 +447,7 @@ fn check_pin_consistency(id: &PersonalId, person: &Person, findings: &mut Findin
     // The ID number holds the pre-2025 province of birth registration. A birth place already
     // translated to a 2025 province is compared through the merger instead.
     let (old_province, new_province) = match province {
-        Some(c) if c.code_system == PROVINCE_PRE_2025 => (Some(c.code.as_str()), None),
+        Some(c) if c.code_system == PROVINCE_PRE_2025 => (Some(c.code.as_ref()), None),
         Some(c) if c.code_system == PROVINCE_2025 => (None, Some(c)),
         _ => (None, None),
     };
@@ -601,54 +611,50 @@ fn check_positive(value: Option<&str>, field: &str, allow_zero: bool, findings: 
     }
 }
 
-fn check_entity_fields(
-    entity: &CanonicalEntity,
-    context: &CheckContext<'_>,
-    findings: &mut Findings,
-) {
+fn check_entity_fields(entity: &Draft<'_>, context: &CheckContext<'_>, findings: &mut Findings) {
     let birth = entity.person().and_then(|p| p.birth_date.as_ref());
-    match entity {
-        CanonicalEntity::CivilServant(cs) => {
-            for (date, field) in [
-                (&cs.recruitment_date, "recruitment_date"),
-                (&cs.rank_appointment_date, "rank_appointment_date"),
-                (&cs.party_admission_date, "party_admission_date"),
-            ] {
-                if let Some(date) = date.as_ref().filter(|d| d.year != 0) {
-                    check_past_date(date, field, context, findings);
-                    check_order(
-                        birth,
-                        Some(date),
-                        field,
-                        codes::DATE_BEFORE_BIRTH,
-                        "the date is before the person's birth",
-                        findings,
-                    );
-                }
-            }
-            check_positive(
-                cs.salary_coefficient.as_ref().map(|d| d.value.as_str()),
-                "salary_coefficient",
-                false,
-                findings,
-            );
-            check_positive(
-                cs.position_allowance.as_ref().map(|d| d.value.as_str()),
-                "position_allowance",
-                true,
-                findings,
-            );
-            if context.assigned.contains(Slot::SalaryStep) && cs.salary_step < 1 {
-                findings.add(
-                    Correct,
-                    Error,
-                    "salary_step",
-                    codes::VALUE_OUT_OF_RANGE,
-                    format!("salary step {} is below 1", cs.salary_step),
+    if let Draft::CivilServant(cs) = entity {
+        for (date, field) in [
+            (&cs.recruitment_date, "recruitment_date"),
+            (&cs.rank_appointment_date, "rank_appointment_date"),
+            (&cs.party_admission_date, "party_admission_date"),
+        ] {
+            if let Some(date) = date.as_ref().filter(|d| d.year != 0) {
+                check_past_date(date, field, context, findings);
+                check_order(
+                    birth,
+                    Some(date),
+                    field,
+                    codes::DATE_BEFORE_BIRTH,
+                    "the date is before the person's birth",
+                    findings,
                 );
             }
         }
-        CanonicalEntity::SocialInsurance(si) => {
+        check_positive(
+            cs.salary_coefficient.as_deref(),
+            "salary_coefficient",
+            false,
+            findings,
+        );
+        check_positive(
+            cs.position_allowance.as_deref(),
+            "position_allowance",
+            true,
+            findings,
+        );
+        if context.assigned.contains(Slot::SalaryStep) && cs.salary_step < 1 {
+            findings.add(
+                Correct,
+                Error,
+                "salary_step",
+                codes::VALUE_OUT_OF_RANGE,
+                format!("salary step {} is below 1", cs.salary_step),
+            );
+        }
+    }
+    match entity.message() {
+        Some(CanonicalEntity::SocialInsurance(si)) => {
             let n = &si.insurance_number;
             if !(n.is_empty() || n.len() == 10 && n.bytes().all(|b| b.is_ascii_digit())) {
                 findings.add(
@@ -674,7 +680,7 @@ fn check_entity_fields(
                 findings,
             );
         }
-        CanonicalEntity::Organisation(org) => {
+        Some(CanonicalEntity::Organisation(org)) => {
             if let Some(date) = org.established.as_ref().filter(|d| d.year != 0) {
                 check_past_date(date, "established", context, findings);
             }
@@ -687,7 +693,7 @@ fn check_entity_fields(
                 findings,
             );
         }
-        CanonicalEntity::AdministrativeUnit(unit) => check_order(
+        Some(CanonicalEntity::AdministrativeUnit(unit)) => check_order(
             unit.valid_from.as_ref(),
             unit.valid_to.as_ref(),
             "valid_to",
@@ -695,16 +701,16 @@ fn check_entity_fields(
             "the unit's validity ends before it starts",
             findings,
         ),
-        CanonicalEntity::Person(_) => {}
+        _ => {}
     }
 }
 
-/// The free-text fields of a record, with their names and whether they are personal names.
-fn text_fields(entity: &CanonicalEntity) -> Vec<(&'static str, &str, bool)> {
-    let mut out: Vec<(&'static str, &str, bool)> = Vec::with_capacity(12);
+/// The free-text fields of a record that are not empty, by slot.
+fn text_fields<'e>(entity: &'e Draft<'_>) -> Vec<(Slot, &'e str)> {
+    let mut out: Vec<(Slot, &str)> = Vec::with_capacity(12);
     if let Some(person) = entity.person() {
         if let Some(name) = &person.name {
-            out.push(("person.name", name.full.as_str(), true));
+            out.push((Slot::Name, name.full.as_ref()));
         }
         let places = [
             (PlaceField::BirthPlace, &person.birth_place),
@@ -714,41 +720,33 @@ fn text_fields(entity: &CanonicalEntity) -> Vec<(&'static str, &str, bool)> {
         ];
         for (field, place) in places {
             if let Some(place) = place {
-                out.push((
-                    Slot::Place(field, PlacePart::Detail).name(),
-                    place.detail.as_str(),
-                    false,
-                ));
-                out.push((
-                    Slot::Place(field, PlacePart::Text).name(),
-                    place.text.as_str(),
-                    false,
-                ));
+                out.push((Slot::Place(field, PlacePart::Detail), place.detail.as_ref()));
+                out.push((Slot::Place(field, PlacePart::Text), place.text.as_ref()));
             }
         }
     }
-    match entity {
-        CanonicalEntity::CivilServant(cs) => {
-            out.push(("organisation_name", &cs.organisation_name, false));
-        }
-        CanonicalEntity::Organisation(org) => {
-            out.push(("name", &org.name, false));
-            out.push(("short_name", &org.short_name, false));
-        }
-        CanonicalEntity::AdministrativeUnit(unit) => out.push(("name", &unit.name, false)),
-        CanonicalEntity::SocialInsurance(si) => {
-            out.push(("employer_name", &si.employer_name, false));
-        }
-        CanonicalEntity::Person(_) => {}
+    if let Draft::CivilServant(cs) = entity {
+        out.push((Slot::OrganisationName, &cs.organisation_name));
     }
-    out.retain(|(_, value, _)| !value.is_empty());
+    match entity.message() {
+        Some(CanonicalEntity::Organisation(org)) => {
+            out.push((Slot::OrgName, &org.name));
+            out.push((Slot::OrgShortName, &org.short_name));
+        }
+        Some(CanonicalEntity::AdministrativeUnit(unit)) => out.push((Slot::UnitName, &unit.name)),
+        Some(CanonicalEntity::SocialInsurance(si)) => {
+            out.push((Slot::EmployerName, &si.employer_name));
+        }
+        _ => {}
+    }
+    out.retain(|(_, value)| !value.is_empty());
     out
 }
 
 /// Whether a name still holds legacy bytes: its source spelling reads as TCVN3 or VNI, and the
 /// name is not what decoding that spelling gives. (The name itself is title-cased, which can
 /// hide the legacy bytes from detection; the source spelling is kept as it was.)
-fn name_left_undecoded(name: &lienthong_proto::v1::PersonName) -> Option<Encoding> {
+fn name_left_undecoded(name: &NameDraft<'_>) -> Option<Encoding> {
     let encoding = legacy::detect(&name.original);
     if !matches!(encoding, Encoding::Tcvn3 | Encoding::Vni) {
         return None;
@@ -757,7 +755,8 @@ fn name_left_undecoded(name: &lienthong_proto::v1::PersonName) -> Option<Encodin
     (fold_tones(&decoded) != fold_tones(&name.full)).then_some(encoding)
 }
 
-fn check_text(entity: &CanonicalEntity, findings: &mut Findings) {
+/// `clean_texts`: the text fields known to be clean already.
+fn check_text(entity: &Draft<'_>, clean_texts: SlotSet, findings: &mut Findings) {
     if let Some(encoding) = entity
         .person()
         .and_then(|p| p.name.as_ref())
@@ -771,8 +770,11 @@ fn check_text(entity: &CanonicalEntity, findings: &mut Findings) {
             format!("the source spelling reads as {encoding}-encoded bytes: add a legacy_decode transform"),
         );
     }
-    for (field, value, is_name) in text_fields(entity) {
-        if value.contains('\u{FFFD}') {
+    for (slot, value) in text_fields(entity) {
+        let field = slot.name();
+        let is_name = slot == Slot::Name;
+        // U+FFFD is EF BF BD: the byte search is the quick no.
+        if value.as_bytes().contains(&0xEF) && value.contains('\u{FFFD}') {
             findings.add(
                 Clean,
                 Warning,
@@ -798,7 +800,7 @@ fn check_text(entity: &CanonicalEntity, findings: &mut Findings) {
                 ),
             );
         }
-        if !is_clean(value) {
+        if !clean_texts.contains(slot) && !is_clean(value) {
             findings.add(
                 Clean,
                 Warning,
@@ -904,7 +906,7 @@ fn check_live(context: &CheckContext<'_>, findings: &mut Findings) {
 
 /// `valid_personal_id`: whether the record's person has a valid personal ID number.
 fn check_shared(
-    entity: &CanonicalEntity,
+    entity: &Draft<'_>,
     valid_personal_id: bool,
     context: &CheckContext<'_>,
     findings: &mut Findings,
@@ -921,12 +923,12 @@ fn check_shared(
             ),
         );
     }
-    let shared_key_missing = match entity {
-        CanonicalEntity::Organisation(org) => org.code.is_empty().then_some(
+    let shared_key_missing = match entity.message() {
+        Some(CanonicalEntity::Organisation(org)) => org.code.is_empty().then_some(
             "no electronic identifier code (mã định danh điện tử): other systems cannot link the \
              organisation",
         ),
-        CanonicalEntity::AdministrativeUnit(unit) => unit
+        Some(CanonicalEntity::AdministrativeUnit(unit)) => unit
             .code
             .is_empty()
             .then_some("no unit code: other systems cannot link the unit"),

@@ -35,8 +35,10 @@ use prometheus_client::metrics::family::Family;
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use crate::codelist::CodeLists;
+use crate::draft::Envelope;
 use crate::engine::Translated;
 use crate::entity::EntityKind;
 use crate::event::EventRef;
@@ -287,34 +289,45 @@ pub fn translate(catalog: &Catalog, record: &InboundRecord, now: SystemTime) -> 
 }
 
 /// The records to publish for a translated change, and its findings.
-fn outputs(mut translated: Translated, input: &InboundRecord) -> (Vec<Output>, Quality) {
-    let payload = translated.encode();
-    let kind = translated.entity.kind();
-    let provenance = translated.entity.provenance();
-    let idempotency_key = provenance.map_or("", |p| p.idempotency_key.as_str());
-    let mut headers = RecordHeaders::with_idempotency_key(idempotency_key);
+fn outputs(translated: Translated<'_>, input: &InboundRecord) -> (Vec<Output>, Quality) {
+    let Translated {
+        key,
+        operation,
+        record,
+        provenance,
+        quality,
+    } = translated;
+    let kind = record.kind();
+    let tombstone = operation == RecordOperation::Delete;
+    // A delete's record carries no findings; an upsert's are moved in for encoding and back.
+    let envelope = Envelope {
+        record_id: &key,
+        provenance: &provenance,
+    };
+    let (payload, quality) = record.encode(envelope, (!tombstone).then_some(quality));
+    let quality = quality.unwrap_or_default();
+    let schema_version = [&*provenance.mapping_id, "@", &*provenance.mapping_version].concat();
+    let tombstone_key = tombstone.then(|| [&*provenance.idempotency_key, ":tombstone"].concat());
+    let mut headers = RecordHeaders::with_idempotency_key(provenance.idempotency_key);
     headers.source_position = input.headers.source_position.clone();
-    if let Some(p) = provenance {
-        headers.schema_version = Some([p.mapping_id.as_str(), "@", &p.mapping_version].concat());
-    }
+    headers.schema_version = Some(schema_version);
     headers.traceparent = input.headers.traceparent.clone();
     headers.tracestate = input.headers.tracestate.clone();
     headers.content_type = Some(kind.content_type().to_owned());
-    let tombstone = translated.operation == RecordOperation::Delete;
     let mut out = Vec::with_capacity(if tombstone { 2 } else { 1 });
-    if tombstone {
+    if let Some(tombstone_key) = tombstone_key {
         let mut tombstone = headers.clone();
-        tombstone.idempotency_key = Some([idempotency_key, ":tombstone"].concat());
+        tombstone.idempotency_key = Some(tombstone_key);
         out.push(Output {
             topic: kind.topic(),
-            key: translated.key.clone(),
+            key: key.clone(),
             payload: Some(payload),
             headers,
             kind,
         });
         out.push(Output {
             topic: kind.topic(),
-            key: translated.key,
+            key,
             payload: None,
             headers: tombstone,
             kind,
@@ -322,13 +335,13 @@ fn outputs(mut translated: Translated, input: &InboundRecord) -> (Vec<Output>, Q
     } else {
         out.push(Output {
             topic: kind.topic(),
-            key: translated.key,
+            key,
             payload: Some(payload),
             headers,
             kind,
         });
     }
-    (out, translated.quality)
+    (out, quality)
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -542,39 +555,45 @@ impl TranslateStage {
                 }
                 record = consumer.recv() => record?,
             };
+            // The record's span is entered only while this task runs for it: around the
+            // translation, and around each poll of the sends (whose logs, a dead letter's among
+            // them, carry the record's trace).
             let span = record.span(STAGE);
-            let _entered = span.enter();
-            let deliveries = match translate(catalog, &record, SystemTime::now()) {
-                Translation::Publish(outputs, quality) => {
-                    match &quality {
-                        Some(quality) => {
-                            self.metrics.outcome("translated");
-                            self.metrics.quality(quality);
+            let translation = span.in_scope(|| translate(catalog, &record, SystemTime::now()));
+            let deliveries = async {
+                Ok::<_, StageError>(match translation {
+                    Translation::Publish(outputs, quality) => {
+                        match &quality {
+                            Some(quality) => {
+                                self.metrics.outcome("translated");
+                                self.metrics.quality(quality);
+                            }
+                            None => self.metrics.outcome("skipped_tombstone"),
                         }
-                        None => self.metrics.outcome("skipped_tombstone"),
+                        let mut deliveries = Vec::with_capacity(outputs.len());
+                        for output in outputs {
+                            deliveries.push(
+                                producer
+                                    .enqueue(OutboundRecord {
+                                        topic: &output.topic,
+                                        key: Some(output.key.as_bytes()),
+                                        payload: output.payload.as_deref(),
+                                        headers: output.headers,
+                                    })
+                                    .await?,
+                            );
+                        }
+                        deliveries
                     }
-                    let mut deliveries = Vec::with_capacity(outputs.len());
-                    for output in outputs {
-                        deliveries.push(
-                            producer
-                                .enqueue(OutboundRecord {
-                                    topic: &output.topic,
-                                    key: Some(output.key.as_bytes()),
-                                    payload: output.payload.as_deref(),
-                                    headers: output.headers,
-                                })
-                                .await?,
-                        );
+                    Translation::Reject(why) => {
+                        dlq.reject(&record, &why).await?;
+                        self.metrics.outcome("dead_lettered");
+                        Vec::new()
                     }
-                    deliveries
-                }
-                Translation::Reject(why) => {
-                    dlq.reject(&record, &why).await?;
-                    self.metrics.outcome("dead_lettered");
-                    Vec::new()
-                }
-            };
-            drop(_entered);
+                })
+            }
+            .instrument(span)
+            .await?;
             let item = InFlight {
                 topic: record.topic,
                 partition: record.partition,

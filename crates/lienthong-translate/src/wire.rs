@@ -16,25 +16,46 @@
 //! records, and check against the descriptor set that every field of the messages written here
 //! is written.
 
-use lienthong_proto::v1::{
-    CivilServant, CodedValue, Date, Decimal, Person, PersonName, Place, Provenance, Quality,
-    QualityFlag,
-};
+use lienthong_proto::v1::{CivilServant, Date, Person, Quality, QualityFlag};
 use prost::Message;
 use prost_types::Timestamp;
+
+use crate::draft::{
+    CivilServantDraft, CodedDraft, Envelope, NameDraft, PersonDraft, PlaceDraft, ProvenanceDraft,
+    Text,
+};
 
 /// A civil-servant file with `quality` in place of its own (as `CivilServant.quality` would be
 /// after setting it), encoded.
 pub(crate) fn civil_servant(record: &CivilServant, quality: Option<&Quality>) -> Vec<u8> {
-    let mut w = Writer::with_capacity(2048);
-    w.civil_servant(record, quality);
-    w.buf
+    civil_servant_draft(&CivilServantDraft::of(record), None, quality)
 }
 
 /// A person with `quality` in place of its own, encoded.
 pub(crate) fn person(record: &Person, quality: Option<&Quality>) -> Vec<u8> {
+    person_draft(&PersonDraft::of(record), None, quality)
+}
+
+/// [`civil_servant`] of a draft: the bytes of the message it stands for, with the record ids
+/// and provenance of `envelope` when it has one.
+pub(crate) fn civil_servant_draft(
+    record: &CivilServantDraft<'_>,
+    envelope: Option<Envelope<'_>>,
+    quality: Option<&Quality>,
+) -> Vec<u8> {
+    let mut w = Writer::with_capacity(2048);
+    w.civil_servant(record, envelope, quality);
+    w.buf
+}
+
+/// [`person`] of a draft (see [`civil_servant_draft`]).
+pub(crate) fn person_draft(
+    record: &PersonDraft<'_>,
+    envelope: Option<Envelope<'_>>,
+    quality: Option<&Quality>,
+) -> Vec<u8> {
     let mut w = Writer::with_capacity(1024);
-    w.person(record, quality);
+    w.person(record, envelope, quality);
     w.buf
 }
 
@@ -67,13 +88,20 @@ impl Writer {
     }
 
     /// A `string` field: left out when empty.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, field: u32, value: &str) {
-        if !value.is_empty() {
+        if value.is_empty() {
+            return;
+        }
+        let key = field << 3 | LENGTH_DELIMITED;
+        if key < 0x80 && value.len() < 0x80 {
+            // Key and length a byte each, as for most strings: added at once.
+            self.buf.extend_from_slice(&[key as u8, value.len() as u8]);
+        } else {
             self.key(field, LENGTH_DELIMITED);
             self.varint(value.len() as u64);
-            self.buf.extend_from_slice(value.as_bytes());
         }
+        self.buf.extend_from_slice(value.as_bytes());
     }
 
     /// An `int32` or enum field: left out when zero; a negative value takes ten bytes, sign
@@ -129,10 +157,17 @@ impl Writer {
         let _ = message.encode_length_delimited(&mut self.buf);
     }
 
-    fn civil_servant(&mut self, cs: &CivilServant, quality: Option<&Quality>) {
-        self.string(1, &cs.record_id);
+    fn civil_servant(
+        &mut self,
+        cs: &CivilServantDraft<'_>,
+        envelope: Option<Envelope<'_>>,
+        quality: Option<&Quality>,
+    ) {
+        self.string(1, envelope.map_or(&cs.record_id, |e| e.record_id));
         if let Some(person) = &cs.person {
-            self.message(2, |w| w.person(person, person.quality.as_ref()));
+            // The person of the file: the engine's has the file's record id, and no provenance.
+            let envelope = envelope.map(|e| (e.record_id, None));
+            self.message(2, |w| w.person_with(person, envelope, person.quality));
         }
         self.int32(3, cs.category);
         self.int32(4, cs.status);
@@ -148,16 +183,37 @@ impl Writer {
         self.coded(14, cs.education_level.as_ref());
         self.coded(15, cs.political_theory_level.as_ref());
         self.date(16, cs.party_admission_date.as_ref());
-        if let Some(provenance) = &cs.provenance {
-            self.message(17, |w| w.provenance(provenance));
+        match envelope {
+            Some(e) => self.message(17, |w| w.provenance(e.provenance)),
+            None => {
+                if let Some(provenance) = cs.provenance {
+                    self.message(17, |w| w.provenance(&ProvenanceDraft::of(provenance)));
+                }
+            }
         }
         if let Some(quality) = quality {
             self.message(18, |w| w.quality(quality));
         }
     }
 
-    fn person(&mut self, p: &Person, quality: Option<&Quality>) {
-        self.string(1, &p.record_id);
+    fn person(
+        &mut self,
+        p: &PersonDraft<'_>,
+        envelope: Option<Envelope<'_>>,
+        quality: Option<&Quality>,
+    ) {
+        let envelope = envelope.map(|e| (e.record_id, Some(e.provenance)));
+        self.person_with(p, envelope, quality);
+    }
+
+    /// A person, with the record id and provenance `envelope` gives when it gives them.
+    fn person_with(
+        &mut self,
+        p: &PersonDraft<'_>,
+        envelope: Option<(&str, Option<&ProvenanceDraft<'_>>)>,
+        quality: Option<&Quality>,
+    ) {
+        self.string(1, envelope.map_or(&p.record_id, |(id, _)| id));
         self.string(2, &p.personal_id);
         self.string(3, &p.former_id_number);
         if let Some(name) = &p.name {
@@ -180,15 +236,21 @@ impl Writer {
         self.coded(13, p.nationality.as_ref());
         self.string(14, &p.phone);
         self.string(15, &p.email);
-        if let Some(provenance) = &p.provenance {
-            self.message(16, |w| w.provenance(provenance));
+        match envelope {
+            Some((_, Some(provenance))) => self.message(16, |w| w.provenance(provenance)),
+            Some((_, None)) => {}
+            None => {
+                if let Some(provenance) = p.provenance {
+                    self.message(16, |w| w.provenance(&ProvenanceDraft::of(provenance)));
+                }
+            }
         }
         if let Some(quality) = quality {
             self.message(17, |w| w.quality(quality));
         }
     }
 
-    fn name(&mut self, name: &PersonName) {
+    fn name(&mut self, name: &NameDraft<'_>) {
         self.string(1, &name.full);
         self.string(2, &name.family);
         self.string(3, &name.middle);
@@ -196,7 +258,7 @@ impl Writer {
         self.string(5, &name.original);
     }
 
-    fn place(&mut self, place: &Place) {
+    fn place(&mut self, place: &PlaceDraft<'_>) {
         self.coded(1, place.province.as_ref());
         self.coded(2, place.district.as_ref());
         self.coded(3, place.commune.as_ref());
@@ -205,7 +267,7 @@ impl Writer {
         self.date(6, place.as_of.as_ref());
     }
 
-    fn coded(&mut self, field: u32, coded: Option<&CodedValue>) {
+    fn coded(&mut self, field: u32, coded: Option<&CodedDraft<'_>>) {
         if let Some(c) = coded {
             self.message(field, |w| {
                 w.string(1, &c.code_system);
@@ -226,9 +288,10 @@ impl Writer {
         }
     }
 
-    fn decimal(&mut self, field: u32, decimal: Option<&Decimal>) {
-        if let Some(d) = decimal {
-            self.message(field, |w| w.string(1, &d.value));
+    /// A `Decimal`, given by its value.
+    fn decimal(&mut self, field: u32, decimal: Option<&Text<'_>>) {
+        if let Some(value) = decimal {
+            self.message(field, |w| w.string(1, value));
         }
     }
 
@@ -241,12 +304,12 @@ impl Writer {
         }
     }
 
-    fn provenance(&mut self, p: &Provenance) {
+    fn provenance(&mut self, p: &ProvenanceDraft<'_>) {
         self.string(1, &p.source_id);
         self.string(2, &p.schema);
         self.string(3, &p.table);
         self.string(4, &p.source_key);
-        if let Some(position) = &p.position {
+        if let Some(position) = p.position {
             self.prost_message(5, position);
         }
         self.string(6, &p.mapping_id);

@@ -242,7 +242,7 @@ impl CodeList {
     }
 
     fn index_of(&self, code: &str) -> Option<usize> {
-        let code = code.trim();
+        let code = crate::text::trim(code);
         if let Some(&i) = self.by_code.get(code) {
             return Some(i);
         }
@@ -251,9 +251,22 @@ impl CodeList {
             return None;
         }
         let significant = code.trim_start_matches('0');
-        (significant.len() <= width)
-            .then(|| format!("{significant:0>width$}"))
-            .and_then(|padded| self.by_code.get(&padded).copied())
+        // `format!("{significant:0>width$}")`, on the stack for the widths codes have.
+        let mut buffer = [b'0'; 16];
+        let padded = match buffer.get_mut(..width) {
+            Some(padded) if significant.len() <= width => {
+                padded[width - significant.len()..].copy_from_slice(significant.as_bytes());
+                std::str::from_utf8(padded).ok()?
+            }
+            _ if significant.len() <= width => {
+                return self
+                    .by_code
+                    .get(&format!("{significant:0>width$}"))
+                    .copied();
+            }
+            _ => return None,
+        };
+        self.by_code.get(padded).copied()
     }
 
     /// The entry for `code` (see [`CodeList::canonical_code`] for the forms accepted).
@@ -473,6 +486,8 @@ pub struct CodeLists {
 
 #[derive(Debug)]
 struct Inner {
+    /// This load's number, which no other load of the process has (see [`SystemName`]).
+    generation: u64,
     dir: PathBuf,
     /// Sorted by code system.
     lists: Vec<CodeList>,
@@ -523,8 +538,10 @@ impl CodeLists {
             .enumerate()
             .map(|(i, system)| (system.clone(), i))
             .collect();
+        static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(CodeLists {
             inner: Arc::new(Inner {
+                generation: LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 dir: dir.to_path_buf(),
                 lists: lists.into_values().collect(),
                 by_system,
@@ -541,6 +558,30 @@ impl CodeLists {
     pub fn list(&self, code_system: &str) -> Option<&CodeList> {
         let at = *self.inner.by_system.get(code_system)?;
         Some(&self.inner.lists[at])
+    }
+
+    /// `code_system` as a mapping keeps it: with where its list is in these lists.
+    pub(crate) fn system_name(&self, code_system: &str) -> SystemName {
+        SystemName {
+            at: self
+                .inner
+                .by_system
+                .get(code_system)
+                .map(|&at| (self.inner.generation, at)),
+            name: code_system.to_owned(),
+        }
+    }
+
+    /// [`CodeLists::list`] of a code system a mapping keeps: found where it was when these are
+    /// the lists the mapping was checked against, without hashing its name.
+    #[inline]
+    pub(crate) fn list_of(&self, system: &SystemName) -> Option<&CodeList> {
+        match system.at {
+            Some((generation, at)) if generation == self.inner.generation => {
+                self.inner.lists.get(at)
+            }
+            _ => self.list(&system.name),
+        }
     }
 
     /// Every list, by code system.
@@ -603,12 +644,23 @@ impl CodeLists {
     /// # Ok::<(), lienthong_translate::codelist::CodeListError>(())
     /// ```
     pub fn resolve_on(&self, code_system: &str, code: &str, date: CivilDate) -> Resolution<'_> {
-        let Some((system, entry)) = self
+        let Some((list, entry)) = self
             .list(code_system)
-            .and_then(|list| Some((list.code_system(), list.get(code)?)))
+            .and_then(|list| Some((list, list.get(code)?)))
         else {
             return Resolution::Unknown;
         };
+        self.resolve_entry_on(list, entry, date)
+    }
+
+    /// [`CodeLists::resolve_on`] of an entry already found in its list.
+    pub(crate) fn resolve_entry_on<'a>(
+        &'a self,
+        list: &'a CodeList,
+        entry: &'a CodeEntry,
+        date: CivilDate,
+    ) -> Resolution<'a> {
+        let system = list.code_system();
         if entry.is_valid_on(date) {
             return Resolution::Valid { system, entry };
         }
@@ -659,6 +711,29 @@ impl CodeLists {
         }
         found.dedup_by(|a, b| a.code == b.code);
         Some((found_system, found))
+    }
+}
+
+/// The name of a code system in a mapping's step, and where its list was in the code lists the
+/// mapping was checked against (their load's number, and the list's position). Used with other
+/// lists (a reload), the name is looked up again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SystemName {
+    name: String,
+    at: Option<(u64, usize)>,
+}
+
+impl std::ops::Deref for SystemName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Display for SystemName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
     }
 }
 

@@ -507,3 +507,32 @@ fn committed_files_match_the_generator() {
         );
     }
 }
+
+#[test]
+fn a_kept_system_name_finds_its_list_in_these_lists_and_in_a_reload() {
+    let lists = committed();
+    let religion = lists.system_name("vn.religion");
+    let province = lists.system_name("vn.province.2025");
+    assert_eq!(&*religion, "vn.religion");
+    for (system, code) in [(&religion, "00"), (&province, "79")] {
+        let list = lists.list_of(system).unwrap();
+        assert_eq!(list.code_system(), &**system);
+        assert!(list.get(code).is_some());
+    }
+    // Another load (a reload) is looked up by name, whatever its lists' order.
+    let reloaded = CodeLists::load_dir(committed_dir()).unwrap();
+    assert_eq!(
+        reloaded.list_of(&religion).unwrap().code_system(),
+        "vn.religion"
+    );
+    assert!(
+        reloaded
+            .list_of(&lists.system_name("no.such.list"))
+            .is_none()
+    );
+    // A clone is the same load.
+    assert_eq!(
+        lists.clone().list_of(&province).unwrap().code_system(),
+        "vn.province.2025"
+    );
+}

@@ -1,42 +1,66 @@
-//! Writing a field's final value into the canonical entity, converting it to the field's type.
+//! Writing a field's final value into the record being built, converting it to the field's
+//! type.
+
+use std::borrow::Cow;
 
 use lienthong_proto::v1 as pb;
-use lienthong_proto::v1::{CodedValue, Date, Place};
-use lienthong_vietnamese::names::PersonName;
+use lienthong_proto::v1::Date;
+use lienthong_vietnamese::names::{PersonName, join_name_parts};
 use lienthong_vietnamese::text::{clean, fold, in_nfc, nfc, title_cased_name};
 
-use super::transform::{normalise_decimal, to_int};
+use super::transform::{normalise_decimal, normalised_decimal, to_int};
 use super::value::FieldValue;
 use crate::codelist::SEX;
 use crate::date::{CivilDate, is_valid_date};
+use crate::draft::{
+    CivilServantDraft, CodedDraft, Draft, NameDraft, PersonDraft, PlaceDraft, Text,
+};
 use crate::entity::CanonicalEntity;
 use crate::event::ValueRef;
 use crate::mapping::target::{PlaceField, PlacePart, Slot, SlotKind};
+use crate::text::{is_blank, trim};
 
 /// The value does not fit the field; the message never quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AssignError(pub(crate) String);
 
 /// The value converted to the field's kind.
-enum Converted {
-    Text(String),
-    Name(PersonName),
+enum Converted<'a> {
+    Text(Text<'a>),
+    /// A whole name: its parts, and `full`, the parts joined.
+    Name {
+        full: Text<'a>,
+        family: Text<'a>,
+        middle: Text<'a>,
+        given: Text<'a>,
+    },
     Date(Date),
     Sex(pb::Sex),
-    Coded(CodedValue, Option<Date>),
+    Coded(CodedDraft<'a>, Option<Date>),
     Enum(i32),
     Int(i32),
-    Decimal(String),
+    Decimal(Text<'a>),
     TextList(Vec<String>),
 }
 
-/// Sets `slot` of `entity` to `value`. Returns false (and sets nothing) when the value is
+impl<'a> Converted<'a> {
+    fn name(family: Text<'a>, middle: Text<'a>, given: Text<'a>) -> Self {
+        Converted::Name {
+            full: Cow::Owned(join_name_parts(&family, &middle, &given)),
+            family,
+            middle,
+            given,
+        }
+    }
+}
+
+/// Sets `slot` of `record` to `value`. Returns false (and sets nothing) when the value is
 /// missing. `original` is the value as the source held it, kept in `PersonName.original`.
-pub(crate) fn assign(
-    entity: &mut CanonicalEntity,
+pub(crate) fn assign<'a>(
+    record: &mut Draft<'a>,
     slot: Slot,
-    value: FieldValue<'_>,
-    original: &str,
+    value: FieldValue<'a>,
+    original: &Text<'a>,
 ) -> Result<bool, AssignError> {
     if value.is_missing() {
         return Ok(false);
@@ -45,18 +69,18 @@ pub(crate) fn assign(
     let Some(converted) = converted else {
         return Ok(false);
     };
-    write(entity, slot, converted, original);
+    write(record, slot, converted, original);
     Ok(true)
 }
 
 /// [`assign`] of what the steps most fields end with, in the kind of slot that takes it as it
 /// is: a coded value, text, the name of an enum value. The same result, without going through
 /// every kind of conversion.
-pub(crate) fn assign_made(
-    entity: &mut CanonicalEntity,
+pub(crate) fn assign_made<'a>(
+    record: &mut Draft<'a>,
     slot: Slot,
-    value: FieldValue<'_>,
-    original: &str,
+    value: FieldValue<'a>,
+    original: &Text<'a>,
 ) -> Result<bool, AssignError> {
     let converted = match (slot.kind(), value) {
         (SlotKind::Coded, FieldValue::Coded { value, as_of }) => {
@@ -66,43 +90,76 @@ pub(crate) fn assign_made(
             Converted::Coded(value, as_of)
         }
         (SlotKind::Text, FieldValue::Text(text)) => {
-            if text.chars().all(char::is_whitespace) {
+            if is_blank(&text) {
                 return Ok(false);
             }
             Converted::Text(trimmed_nfc(text))
         }
         (SlotKind::Enum, FieldValue::Text(text)) => {
-            if text.chars().all(char::is_whitespace) {
+            if is_blank(&text) {
                 return Ok(false);
             }
             Converted::Enum(enum_value(slot, &text)?)
         }
-        (_, value) => return assign(entity, slot, value, original),
+        (_, value) => return assign(record, slot, value, original),
     };
-    write(entity, slot, converted, original);
+    write(record, slot, converted, original);
     Ok(true)
+}
+
+/// [`assign`] of text that is clean ([`lienthong_vietnamese::text::is_clean`]) to a text slot:
+/// clean text is trimmed and in NFC, so it is set as it is.
+pub(crate) fn assign_clean_text<'a>(record: &mut Draft<'a>, slot: Slot, text: Text<'a>) {
+    // Not a name slot (their original text matters): no name slot is a text slot.
+    write(record, slot, Converted::Text(text), &Cow::Borrowed(""));
+}
+
+/// [`assign`] of a whole name `full` that is clean and in the casing [`title_cased_name`] gives,
+/// split into its words as `PersonName::parse` splits it (so [`assign`] would leave every part
+/// as it is). A name that is clean is never blank: the name is always set.
+pub(crate) fn assign_cased_name<'a>(
+    record: &mut Draft<'a>,
+    slot: Slot,
+    full: &'a str,
+    original: &Text<'a>,
+) {
+    // Clean text is trimmed and has single spaces between words: the family name runs to the
+    // first space, the given name from the last, the middle names are what lies between.
+    let (family, middle, given) = match (full.find(' '), full.rfind(' ')) {
+        (Some(first), Some(last)) => (
+            &full[..first],
+            full.get(first + 1..last).unwrap_or_default(),
+            &full[last + 1..],
+        ),
+        _ => ("", "", full),
+    };
+    let name = Converted::Name {
+        full: Cow::Borrowed(full),
+        family: Cow::Borrowed(family),
+        middle: Cow::Borrowed(middle),
+        given: Cow::Borrowed(given),
+    };
+    write(record, slot, name, original);
 }
 
 /// [`assign`] of a column's value as the source sent it, for a field without transforms, in
 /// the cases that need no conversion work and cannot fail: a valid date, an integer that fits,
 /// a decimal in canonical-able form, or NULL (nothing set: `Some(false)`). `None` for every
 /// other case, which the caller takes through [`assign`]; nothing is set then.
-pub(crate) fn assign_as_sent(
-    entity: &mut CanonicalEntity,
+pub(crate) fn assign_as_sent<'a>(
+    record: &mut Draft<'a>,
     slot: Slot,
-    value: ValueRef<'_>,
+    value: ValueRef<'a>,
 ) -> Option<bool> {
     let converted = match (slot.kind(), value) {
         (_, ValueRef::Null) => return Some(false),
         (SlotKind::Date, ValueRef::Date(d)) if is_valid_date(&d) => Converted::Date(d),
         (SlotKind::Int, ValueRef::Int(i)) => Converted::Int(i32::try_from(i).ok()?),
-        (SlotKind::Decimal, ValueRef::Decimal(d)) => {
-            Converted::Decimal(normalise_decimal(d, false)?)
-        }
+        (SlotKind::Decimal, ValueRef::Decimal(d)) => Converted::Decimal(normalised_decimal(d)?),
         _ => return None,
     };
     // Not a name slot (their original text matters): no slot of these kinds is one.
-    write(entity, slot, converted, "");
+    write(record, slot, converted, &Cow::Borrowed(""));
     Some(true)
 }
 
@@ -113,7 +170,7 @@ fn wrong(slot: Slot, value: &FieldValue<'_>, hint: &str) -> AssignError {
     ))
 }
 
-fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, AssignError> {
+fn convert<'a>(slot: Slot, value: FieldValue<'a>) -> Result<Option<Converted<'a>>, AssignError> {
     Ok(Some(match slot.kind() {
         SlotKind::Text => match &value {
             FieldValue::Text(_)
@@ -130,13 +187,17 @@ fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, Assig
                 family,
                 middle,
                 given,
-            } => Converted::Name(PersonName {
-                family: title_cased(family),
-                middle: title_cased(middle),
-                given: title_cased(given),
-            }),
+            } => Converted::name(
+                title_cased(Cow::Owned(family)),
+                title_cased(Cow::Owned(middle)),
+                title_cased(Cow::Owned(given)),
+            ),
             FieldValue::Text(text) => match PersonName::parse(&title_cased_name(&text)) {
-                Ok(name) => Converted::Name(name),
+                Ok(name) => Converted::name(
+                    Cow::Owned(name.family),
+                    Cow::Owned(name.middle),
+                    Cow::Owned(name.given),
+                ),
                 Err(_) => return Ok(None),
             },
             other => return Err(wrong(slot, &other, "a name")),
@@ -186,11 +247,14 @@ fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, Assig
         }
         SlotKind::Decimal => {
             let text = match &value {
-                FieldValue::Decimal(d) => normalise_decimal(d, false),
-                FieldValue::Int(_) | FieldValue::UInt(_) | FieldValue::Float(_) => {
-                    value.to_text().and_then(|t| normalise_decimal(&t, false))
-                }
-                FieldValue::Text(t) => normalise_decimal(t, false),
+                FieldValue::Decimal(d) | FieldValue::Text(d) => match d {
+                    Cow::Borrowed(d) => normalised_decimal(d),
+                    Cow::Owned(d) => normalise_decimal(d, false).map(Cow::Owned),
+                },
+                FieldValue::Int(_) | FieldValue::UInt(_) | FieldValue::Float(_) => value
+                    .to_text()
+                    .and_then(|t| normalise_decimal(&t, false))
+                    .map(Cow::Owned),
                 _ => None,
             };
             Converted::Decimal(text.ok_or_else(|| {
@@ -220,24 +284,29 @@ fn convert(slot: Slot, value: FieldValue<'_>) -> Result<Option<Converted>, Assig
     }))
 }
 
-/// `nfc(text.trim())` as an owned string: text a step already made (and owns) is kept when it
-/// is trimmed and in NFC, instead of being copied.
-fn trimmed_nfc(text: std::borrow::Cow<'_, str>) -> String {
+/// `nfc(text.trim())`, borrowed where the text is: text a step already made (and owns) is kept
+/// when it is trimmed and in NFC, instead of being copied.
+fn trimmed_nfc(text: Text<'_>) -> Text<'_> {
     match text {
-        std::borrow::Cow::Owned(owned) if owned.trim().len() == owned.len() && in_nfc(&owned) => {
-            owned
+        // ASCII is in NFC.
+        Cow::Borrowed(text) if text.is_ascii() => Cow::Borrowed(trim(text)),
+        Cow::Borrowed(text) => nfc(trim(text)),
+        Cow::Owned(owned)
+            if trim(&owned).len() == owned.len() && (owned.is_ascii() || in_nfc(&owned)) =>
+        {
+            Cow::Owned(owned)
         }
-        other => nfc(other.trim()).into_owned(),
+        Cow::Owned(owned) => Cow::Owned(nfc(trim(&owned)).into_owned()),
     }
 }
 
 /// The name part in [`title_cased_name`] casing, kept as it is when it has that casing.
-fn title_cased(part: String) -> String {
+fn title_cased(part: Text<'_>) -> Text<'_> {
     let changed = match title_cased_name(&part) {
-        std::borrow::Cow::Borrowed(_) => None,
-        std::borrow::Cow::Owned(changed) => Some(changed),
+        Cow::Borrowed(_) => None,
+        Cow::Owned(changed) => Some(changed),
     };
-    changed.unwrap_or(part)
+    changed.map_or(part, Cow::Owned)
 }
 
 /// The sex a code of `code_system` stands for.
@@ -257,13 +326,13 @@ fn sex_of_code(slot: Slot, code_system: &str, code: &str) -> Result<pb::Sex, Ass
 /// [`assign`] of the coded value of a code found in a list (`code` not empty) to a sex slot,
 /// without making the coded value: only its system and code matter there.
 pub(crate) fn assign_sex_code(
-    entity: &mut CanonicalEntity,
+    record: &mut Draft<'_>,
     slot: Slot,
     code_system: &str,
     code: &str,
 ) -> Result<bool, AssignError> {
     let sex = sex_of_code(slot, code_system, code)?;
-    write(entity, slot, Converted::Sex(sex), "");
+    write(record, slot, Converted::Sex(sex), &Cow::Borrowed(""));
     Ok(true)
 }
 
@@ -307,7 +376,10 @@ fn enum_value(slot: Slot, text: &str) -> Result<i32, AssignError> {
             pb::InsuranceScheme::from_str_name(s).map(|v| v as i32)
         }),
     };
-    let name = text.trim();
+    let name = trim(text);
+    if let Some(value) = by_short_name(slot, prefix, name) {
+        return Ok(value);
+    }
     let value = if name.is_ascii() {
         let mut buffer = [0u8; 64];
         ascii_full_name(prefix, name, &mut buffer).and_then(lookup)
@@ -327,6 +399,76 @@ fn enum_value(slot: Slot, text: &str) -> Result<i32, AssignError> {
             enum_names(slot).join(", ")
         ))
     })
+}
+
+/// The value `name` stands for when it is the short name of one (`civil_servant`, in any ASCII
+/// case): what the look-up by full name in [`enum_value`] finds for it, without building the
+/// full name. `None` for anything else, which that look-up decides.
+fn by_short_name(slot: Slot, prefix: &str, name: &str) -> Option<i32> {
+    let has_prefix = name
+        .as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()));
+    if has_prefix {
+        return None;
+    }
+    short_names(slot)
+        .iter()
+        .find(|(short, _)| short.eq_ignore_ascii_case(name))
+        .map(|&(_, value)| value)
+}
+
+/// The values of the enum of an enum slot but UNSPECIFIED, by their names without the prefix
+/// (`CIVIL_SERVANT`), as [`enum_value`] reads them.
+fn short_names(slot: Slot) -> &'static [(&'static str, i32)] {
+    type Table = Vec<(&'static str, i32)>;
+    fn table(prefix: &str, name_of: fn(i32) -> Option<&'static str>) -> Table {
+        (1..=255)
+            .filter_map(|value| {
+                let full = name_of(value)?;
+                // Names longer than the buffer of `ascii_full_name` are never found.
+                let short = full.strip_prefix(prefix)?.strip_prefix('_')?;
+                (full.len() <= 64).then_some((short, value))
+            })
+            .collect()
+    }
+    static TABLES: std::sync::LazyLock<[Table; 5]> = std::sync::LazyLock::new(|| {
+        [
+            table("CIVIL_SERVANT_CATEGORY", |v| {
+                pb::CivilServantCategory::try_from(v)
+                    .ok()
+                    .map(|e| e.as_str_name())
+            }),
+            table("EMPLOYMENT_STATUS", |v| {
+                pb::EmploymentStatus::try_from(v)
+                    .ok()
+                    .map(|e| e.as_str_name())
+            }),
+            table("ORGANISATION_LEVEL", |v| {
+                pb::OrganisationLevel::try_from(v)
+                    .ok()
+                    .map(|e| e.as_str_name())
+            }),
+            table("ADMINISTRATIVE_LEVEL", |v| {
+                pb::AdministrativeLevel::try_from(v)
+                    .ok()
+                    .map(|e| e.as_str_name())
+            }),
+            table("INSURANCE_SCHEME", |v| {
+                pb::InsuranceScheme::try_from(v)
+                    .ok()
+                    .map(|e| e.as_str_name())
+            }),
+        ]
+    });
+    let at = match slot {
+        Slot::Category => 0,
+        Slot::Status => 1,
+        Slot::OrgLevel => 2,
+        Slot::UnitLevel => 3,
+        _ => 4,
+    };
+    &TABLES[at]
 }
 
 /// The full enum name for an ASCII `name` (`civil_servant` → `CIVIL_SERVANT_CATEGORY_CIVIL_SERVANT`,
@@ -396,49 +538,65 @@ pub(crate) fn enum_names(slot: Slot) -> Vec<String> {
         .collect()
 }
 
-fn place_mut(person: &mut pb::Person, field: PlaceField) -> &mut Place {
+fn place_mut<'p, 'a>(person: &'p mut PersonDraft<'a>, field: PlaceField) -> &'p mut PlaceDraft<'a> {
     let slot = match field {
         PlaceField::BirthPlace => &mut person.birth_place,
         PlaceField::Hometown => &mut person.hometown,
         PlaceField::PermanentResidence => &mut person.permanent_residence,
         PlaceField::CurrentResidence => &mut person.current_residence,
     };
-    slot.get_or_insert_with(Place::default)
+    slot.get_or_insert_with(PlaceDraft::default)
 }
 
-fn write(entity: &mut CanonicalEntity, slot: Slot, value: Converted, original: &str) {
+fn write<'a>(record: &mut Draft<'a>, slot: Slot, value: Converted<'a>, original: &Text<'a>) {
     if slot.is_person() {
-        if let Some(person) = entity.person_mut() {
+        if let Some(person) = record.person_mut() {
             write_person(person, slot, value, original);
         }
         return;
     }
-    match entity {
-        CanonicalEntity::CivilServant(cs) => write_civil_servant(cs, slot, value),
-        CanonicalEntity::Organisation(org) => write_organisation(org, slot, value),
-        CanonicalEntity::AdministrativeUnit(unit) => write_unit(unit, slot, value),
-        CanonicalEntity::SocialInsurance(si) => write_insurance(si, slot, value),
-        CanonicalEntity::Person(_) => {}
+    if let Draft::CivilServant(cs) = record {
+        write_civil_servant(cs, slot, value);
+        return;
+    }
+    match record.message_mut() {
+        Some(CanonicalEntity::Organisation(org)) => write_organisation(org, slot, value),
+        Some(CanonicalEntity::AdministrativeUnit(unit)) => write_unit(unit, slot, value),
+        Some(CanonicalEntity::SocialInsurance(si)) => write_insurance(si, slot, value),
+        _ => {}
     }
 }
 
-fn write_person(person: &mut pb::Person, slot: Slot, value: Converted, original: &str) {
+fn write_person<'a>(
+    person: &mut PersonDraft<'a>,
+    slot: Slot,
+    value: Converted<'a>,
+    original: &Text<'a>,
+) {
     match (slot, value) {
         (Slot::PersonalId, Converted::Text(t)) => person.personal_id = t,
         (Slot::FormerIdNumber, Converted::Text(t)) => person.former_id_number = t,
         (Slot::Phone, Converted::Text(t)) => person.phone = t,
         (Slot::Email, Converted::Text(t)) => person.email = t,
-        (Slot::Name, Converted::Name(name)) => {
-            person.name = Some(pb::PersonName {
-                full: name.full(),
-                family: name.family,
-                middle: name.middle,
-                given: name.given,
-                original: original.to_owned(),
+        (
+            Slot::Name,
+            Converted::Name {
+                full,
+                family,
+                middle,
+                given,
+            },
+        ) => {
+            person.name = Some(NameDraft {
+                full,
+                family,
+                middle,
+                given,
+                original: original.clone(),
             });
         }
         (part @ (Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven), Converted::Text(t)) => {
-            let name = person.name.get_or_insert_with(pb::PersonName::default);
+            let name = person.name.get_or_insert_with(NameDraft::default);
             let t = title_cased(t);
             match part {
                 Slot::NameFamily => name.family = t,
@@ -471,7 +629,7 @@ fn write_person(person: &mut pb::Person, slot: Slot, value: Converted, original:
     }
 }
 
-fn write_civil_servant(cs: &mut pb::CivilServant, slot: Slot, value: Converted) {
+fn write_civil_servant<'a>(cs: &mut CivilServantDraft<'a>, slot: Slot, value: Converted<'a>) {
     match (slot, value) {
         (Slot::Category, Converted::Enum(v)) => cs.category = v,
         (Slot::Status, Converted::Enum(v)) => cs.status = v,
@@ -480,12 +638,8 @@ fn write_civil_servant(cs: &mut pb::CivilServant, slot: Slot, value: Converted) 
         (Slot::Position, Converted::Coded(c, _)) => cs.position = Some(c),
         (Slot::Rank, Converted::Coded(c, _)) => cs.rank = Some(c),
         (Slot::SalaryStep, Converted::Int(n)) => cs.salary_step = n,
-        (Slot::SalaryCoefficient, Converted::Decimal(d)) => {
-            cs.salary_coefficient = Some(pb::Decimal { value: d });
-        }
-        (Slot::PositionAllowance, Converted::Decimal(d)) => {
-            cs.position_allowance = Some(pb::Decimal { value: d });
-        }
+        (Slot::SalaryCoefficient, Converted::Decimal(d)) => cs.salary_coefficient = Some(d),
+        (Slot::PositionAllowance, Converted::Decimal(d)) => cs.position_allowance = Some(d),
         (Slot::RecruitmentDate, Converted::Date(d)) => cs.recruitment_date = Some(d),
         (Slot::RankAppointmentDate, Converted::Date(d)) => cs.rank_appointment_date = Some(d),
         (Slot::EducationLevel, Converted::Coded(c, _)) => cs.education_level = Some(c),
@@ -497,27 +651,29 @@ fn write_civil_servant(cs: &mut pb::CivilServant, slot: Slot, value: Converted) 
     }
 }
 
-fn write_organisation(org: &mut pb::Organisation, slot: Slot, value: Converted) {
+fn write_organisation(org: &mut pb::Organisation, slot: Slot, value: Converted<'_>) {
     match (slot, value) {
-        (Slot::OrgCode, Converted::Text(t)) => org.code = t,
-        (Slot::OrgName, Converted::Text(t)) => org.name = t,
-        (Slot::OrgShortName, Converted::Text(t)) => org.short_name = t,
-        (Slot::OrgParentId, Converted::Text(t)) => org.parent_id = t,
+        (Slot::OrgCode, Converted::Text(t)) => org.code = t.into_owned(),
+        (Slot::OrgName, Converted::Text(t)) => org.name = t.into_owned(),
+        (Slot::OrgShortName, Converted::Text(t)) => org.short_name = t.into_owned(),
+        (Slot::OrgParentId, Converted::Text(t)) => org.parent_id = t.into_owned(),
         (Slot::OrgLevel, Converted::Enum(v)) => org.level = v,
-        (Slot::OrgAdministrativeUnit, Converted::Coded(c, _)) => org.administrative_unit = Some(c),
+        (Slot::OrgAdministrativeUnit, Converted::Coded(c, _)) => {
+            org.administrative_unit = Some(c.into_owned());
+        }
         (Slot::OrgEstablished, Converted::Date(d)) => org.established = Some(d),
         (Slot::OrgDissolved, Converted::Date(d)) => org.dissolved = Some(d),
         _ => {}
     }
 }
 
-fn write_unit(unit: &mut pb::AdministrativeUnit, slot: Slot, value: Converted) {
+fn write_unit(unit: &mut pb::AdministrativeUnit, slot: Slot, value: Converted<'_>) {
     match (slot, value) {
-        (Slot::UnitCodeSystem, Converted::Text(t)) => unit.code_system = t,
-        (Slot::UnitCode, Converted::Text(t)) => unit.code = t,
-        (Slot::UnitName, Converted::Text(t)) => unit.name = t,
+        (Slot::UnitCodeSystem, Converted::Text(t)) => unit.code_system = t.into_owned(),
+        (Slot::UnitCode, Converted::Text(t)) => unit.code = t.into_owned(),
+        (Slot::UnitName, Converted::Text(t)) => unit.name = t.into_owned(),
         (Slot::UnitLevel, Converted::Enum(v)) => unit.level = v,
-        (Slot::UnitParentCode, Converted::Text(t)) => unit.parent_code = t,
+        (Slot::UnitParentCode, Converted::Text(t)) => unit.parent_code = t.into_owned(),
         (Slot::UnitValidFrom, Converted::Date(d)) => unit.valid_from = Some(d),
         (Slot::UnitValidTo, Converted::Date(d)) => unit.valid_to = Some(d),
         (Slot::UnitSuccessorCodes, Converted::TextList(l)) => unit.successor_codes = l,
@@ -526,14 +682,16 @@ fn write_unit(unit: &mut pb::AdministrativeUnit, slot: Slot, value: Converted) {
     }
 }
 
-fn write_insurance(si: &mut pb::SocialInsuranceRecord, slot: Slot, value: Converted) {
+fn write_insurance(si: &mut pb::SocialInsuranceRecord, slot: Slot, value: Converted<'_>) {
     match (slot, value) {
-        (Slot::InsuranceNumber, Converted::Text(t)) => si.insurance_number = t,
+        (Slot::InsuranceNumber, Converted::Text(t)) => si.insurance_number = t.into_owned(),
         (Slot::InsuranceScheme, Converted::Enum(v)) => si.scheme = v,
-        (Slot::EmployerCode, Converted::Text(t)) => si.employer_code = t,
-        (Slot::EmployerName, Converted::Text(t)) => si.employer_name = t,
+        (Slot::EmployerCode, Converted::Text(t)) => si.employer_code = t.into_owned(),
+        (Slot::EmployerName, Converted::Text(t)) => si.employer_name = t.into_owned(),
         (Slot::ContributionSalary, Converted::Decimal(d)) => {
-            si.contribution_salary = Some(pb::Decimal { value: d });
+            si.contribution_salary = Some(pb::Decimal {
+                value: d.into_owned(),
+            });
         }
         (Slot::PeriodFrom, Converted::Date(d)) => si.period_from = Some(d),
         (Slot::PeriodTo, Converted::Date(d)) => si.period_to = Some(d),
@@ -589,16 +747,24 @@ mod tests {
 
     #[test]
     fn names_are_split_cased_and_keep_the_original() {
-        let mut entity = CanonicalEntity::empty(EntityKind::Person, "x");
+        let mut entity = Draft::empty(EntityKind::Person, "x");
         let raw = "  NGUYỄN  thị minh KHAI ";
-        assert!(assign(&mut entity, Slot::Name, FieldValue::Text(raw.into()), raw).unwrap());
+        assert!(
+            assign(
+                &mut entity,
+                Slot::Name,
+                FieldValue::Text(raw.into()),
+                &raw.into()
+            )
+            .unwrap()
+        );
         let name = entity.person().unwrap().name.clone().unwrap();
         assert_eq!(name.full, "Nguyễn Thị Minh Khai");
         assert_eq!(
             (
-                name.family.as_str(),
-                name.middle.as_str(),
-                name.given.as_str()
+                name.family.as_ref(),
+                name.middle.as_ref(),
+                name.given.as_ref()
             ),
             ("Nguyễn", "Thị Minh", "Khai")
         );
@@ -607,23 +773,31 @@ mod tests {
 
     #[test]
     fn sex_needs_an_explicit_coding() {
-        let mut entity = CanonicalEntity::empty(EntityKind::Person, "x");
-        assert!(assign(&mut entity, Slot::Sex, FieldValue::Text("Nữ".into()), "").unwrap());
+        let mut entity = Draft::empty(EntityKind::Person, "x");
+        assert!(
+            assign(
+                &mut entity,
+                Slot::Sex,
+                FieldValue::Text("Nữ".into()),
+                &"".into()
+            )
+            .unwrap()
+        );
         assert_eq!(entity.person().unwrap().sex, pb::Sex::Female as i32);
         // 1/0 means different things in different sources: an integer is refused.
-        assert!(assign(&mut entity, Slot::Sex, FieldValue::Int(1), "").is_err());
+        assert!(assign(&mut entity, Slot::Sex, FieldValue::Int(1), &"".into()).is_err());
     }
 
     #[test]
     fn missing_values_set_nothing_and_dates_need_a_date() {
-        let mut entity = CanonicalEntity::empty(EntityKind::CivilServant, "x");
-        assert!(!assign(&mut entity, Slot::SalaryStep, FieldValue::Null, "").unwrap());
+        let mut entity = Draft::empty(EntityKind::CivilServant, "x");
+        assert!(!assign(&mut entity, Slot::SalaryStep, FieldValue::Null, &"".into()).unwrap());
         assert!(
             !assign(
                 &mut entity,
                 Slot::OrganisationName,
                 FieldValue::Text("  ".into()),
-                ""
+                &"".into()
             )
             .unwrap()
         );
@@ -631,7 +805,7 @@ mod tests {
             &mut entity,
             Slot::RecruitmentDate,
             FieldValue::Text("01/02/2003".into()),
-            "",
+            &"".into(),
         )
         .unwrap_err();
         assert!(e.0.contains("`date` transform"), "{}", e.0);
@@ -640,11 +814,11 @@ mod tests {
                 &mut entity,
                 Slot::SalaryStep,
                 FieldValue::Text("3".into()),
-                ""
+                &"".into()
             )
             .unwrap()
         );
-        let CanonicalEntity::CivilServant(cs) = &entity else {
+        let Draft::CivilServant(cs) = &entity else {
             unreachable!()
         };
         assert_eq!(cs.salary_step, 3);

@@ -12,24 +12,24 @@ use std::time::SystemTime;
 
 use lienthong_proto::v1::source_position::Kind as PositionKind;
 use lienthong_proto::v1::{
-    ChangeEvent, Operation, PersonName, Provenance, Quality, QualityCriterion, QualitySeverity,
-    SourcePosition,
+    ChangeEvent, Operation, Quality, QualityCriterion, QualitySeverity, SourcePosition,
 };
 
 use crate::codelist::CodeLists;
 use crate::date::{CivilDate, to_timestamp};
-use crate::entity::CanonicalEntity;
+use crate::draft::{Draft, NameDraft, ProvenanceDraft};
 use crate::event::{ColumnRef, EventRef, ValueRef};
 use crate::mapping::spec::{Condition, OnError};
 use crate::mapping::target::{Slot, SlotSet};
 use crate::mapping::{ColumnId, CompiledField, Input, Mapping, MappingSet, Positions};
 use crate::quality::{CheckContext, Findings, check_record, codes};
 use crate::record::{
-    MappedRecord, MappingError, RecordOperation, operation_name, record_id, source_key,
+    MappedRecord, MappingError, RecordOperation, operation_name, push_source_key, record_id,
 };
 use assign::{AssignError, assign};
-use shortcut::Taken;
-use transform::{StepContext, StepFailure};
+pub(crate) use shortcut::Shortcut;
+use shortcut::{RecordContext, Taken};
+use transform::StepFailure;
 use value::FieldValue;
 pub(crate) use value::IntText;
 
@@ -58,13 +58,14 @@ impl Mapping {
             .map(Translated::into_record)
     }
 
-    /// [`Mapping::apply`] on an event read in place, the findings kept beside the entity.
-    pub(crate) fn translate(
-        &self,
-        event: &EventRef<'_>,
-        code_lists: &CodeLists,
+    /// [`Mapping::apply`] on an event read in place: the record as a draft borrowing from the
+    /// event, the mapping and the code lists, its findings beside it.
+    pub(crate) fn translate<'a>(
+        &'a self,
+        event: &'a EventRef<'a>,
+        code_lists: &'a CodeLists,
         now: SystemTime,
-    ) -> Result<Translated, MappingError> {
+    ) -> Result<Translated<'a>, MappingError> {
         let source = self.source();
         if event.source_id != source.id
             || event.schema != source.schema
@@ -135,80 +136,79 @@ impl Mapping {
             .and_then(CivilDate::in_vietnam_at)
             .or_else(|| CivilDate::in_vietnam(now))
             .unwrap_or(CivilDate::UNIX_EPOCH);
-        let provenance = Provenance {
-            source_id: event.source_id.to_owned(),
-            schema: event.schema.to_owned(),
-            table: event.table.to_owned(),
-            source_key: key,
-            position: event.position.clone(),
-            mapping_id: self.id().to_owned(),
-            mapping_version: self.version().to_owned(),
+        let provenance = ProvenanceDraft {
+            source_id: Cow::Borrowed(event.source_id),
+            schema: Cow::Borrowed(event.schema),
+            table: Cow::Borrowed(event.table),
+            source_key: Cow::Owned(key),
+            position: event.position.as_ref(),
+            mapping_id: Cow::Borrowed(self.id()),
+            mapping_version: Cow::Borrowed(self.version()),
             source_commit_time: event.commit_time,
             translated_at: Some(to_timestamp(now)),
             source_operation: operation as i32,
-            idempotency_key,
+            idempotency_key: Cow::Owned(idempotency_key),
         };
         // Boxed: a civil-servant file is some kilobytes, and the record moves a few times
         // before it is encoded.
-        let mut entity = Box::new(CanonicalEntity::empty(self.entity(), &record_id));
+        let mut record = Box::new(Draft::empty(self.entity(), &record_id));
         if operation == Operation::Delete {
-            entity.set_provenance(provenance);
             return Ok(Translated {
                 key: record_id,
                 operation: RecordOperation::Delete,
-                entity,
+                record,
+                provenance,
                 quality: Quality::default(),
             });
         }
 
-        if let Some(person) = entity.person_mut()
-            && self.entity() != crate::entity::EntityKind::Person
-        {
-            // The person inside a civil-servant file or insurance record is this row's person.
-            person.record_id = record_id.clone();
-        }
+        // The person inside a civil-servant file or insurance record is this row's person: it
+        // is there, with the record's id, whatever the row gives.
+        let _ = record.person_mut();
         let mut findings = Findings::default();
+        let shared = RecordContext {
+            code_lists,
+            change_date,
+            source_id: event.source_id,
+        };
         let mut assigned = SlotSet::default();
-        let mut name_part_originals: Vec<(Slot, String)> = Vec::new();
+        // The text fields set with text known to be clean.
+        let mut clean_texts = SlotSet::default();
+        let mut name_part_originals: Vec<(Slot, Cow<'a, str>)> = Vec::new();
         for field in &self.fields {
             if let (Some(condition), Some(column)) = (&field.when, field.when_column)
                 && !condition_holds(condition, row.column(column)?)
             {
                 continue;
             }
-            if assigned.contains(field.slot) {
+            if assigned.has(field.slot_set) {
                 continue;
             }
             // One column, or a code and its display: the value may go the short way (see
             // `shortcut`).
             if self.shortcuts
-                && let Input::Columns(_) = &field.input
+                && field.shortcut != Shortcut::Pipeline
                 && let Some(&first) = field.input_columns.first()
                 && let Some(at) = row.positions.get(first)
             {
-                let mut cx = StepContext {
-                    code_lists,
-                    change_date,
-                    source_id: event.source_id,
-                    original: "",
-                    field: &field.path,
-                    sensitivity: field.slot.sensitivity(),
-                    findings: &mut findings,
-                };
                 let value = row.columns[at].value;
-                let taken = match field.input_columns[1..] {
-                    [] => shortcut::take(field, value, &mut entity, &mut cx),
-                    [second] => match row.positions.get(second) {
+                let taken = match field.shortcut {
+                    Shortcut::LocalCode => match field
+                        .input_columns
+                        .get(1)
+                        .and_then(|&second| row.positions.get(second))
+                    {
                         Some(second) => shortcut::take_local_code(
                             field,
                             value,
                             row.columns[second].value,
-                            &mut entity,
-                            &mut cx,
+                            &mut record,
+                            &shared,
+                            &mut findings,
                         ),
                         None => Taken::No,
                     },
-                    _ => Taken::No,
+                    _ => shortcut::take(field, value, &mut record, &shared, &mut findings),
                 };
                 match taken {
                     Taken::No => {}
@@ -218,22 +218,19 @@ impl Mapping {
                     }
                     Taken::Assigned(result) => {
                         if settle(field, result, &mut findings)? {
-                            assigned.insert(field.slot);
+                            assigned.add(field.slot_set);
                         }
+                        continue;
+                    }
+                    Taken::SetClean => {
+                        assigned.add(field.slot_set);
+                        clean_texts.add(field.slot_set);
                         continue;
                     }
                 }
             }
             let (value, original) = read_input(field, &row, &mut findings)?;
-            let mut cx = StepContext {
-                code_lists,
-                change_date,
-                source_id: event.source_id,
-                original: &original,
-                field: &field.path,
-                sensitivity: field.slot.sensitivity(),
-                findings: &mut findings,
-            };
+            let mut cx = shared.steps(field, original.clone(), &mut findings);
             let mut current = value;
             let mut failed = false;
             for step in &field.steps {
@@ -250,29 +247,31 @@ impl Mapping {
             if failed {
                 continue;
             }
-            let result = assign(&mut entity, field.slot, current, &original);
+            let result = assign(&mut record, field.slot, current, &original);
             if settle(field, result, &mut findings)? {
-                assigned.insert(field.slot);
+                assigned.add(field.slot_set);
                 if matches!(
                     field.slot,
                     Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
                 ) {
-                    name_part_originals.push((field.slot, original.into_owned()));
+                    name_part_originals.push((field.slot, original));
                 }
             }
         }
         if !name_part_originals.is_empty()
-            && let Some(person) = entity.person_mut()
+            && let Some(person) = record.person_mut()
         {
             compose_name(
-                person.name.get_or_insert_with(PersonName::default),
+                person.name.get_or_insert_with(NameDraft::default),
                 &mut name_part_originals,
             );
+            clean_texts.remove(Slot::Name);
             assigned.insert(Slot::Name);
         }
         let mut reported = SlotSet::default();
         for field in self.fields.iter().filter(|f| f.required) {
-            if !assigned.contains(field.slot) && reported.insert(field.slot) {
+            if !assigned.has(field.slot_set) && !reported.has(field.slot_set) {
+                reported.add(field.slot_set);
                 findings.add(
                     QualityCriterion::Complete,
                     QualitySeverity::Error,
@@ -297,14 +296,15 @@ impl Mapping {
             settings: self.quality_settings(),
             row_updated,
             assigned,
+            clean_texts,
             code_lists,
         };
-        check_record(&entity, &context, &mut findings);
-        entity.set_provenance(provenance);
+        check_record(&record, &context, &mut findings);
         Ok(Translated {
             key: record_id,
             operation: RecordOperation::Upsert,
-            entity,
+            record,
+            provenance,
             quality: findings.into_quality(),
         })
     }
@@ -323,13 +323,13 @@ impl MappingSet {
             .map(Translated::into_record)
     }
 
-    /// [`MappingSet::apply`] on an event read in place, the findings kept beside the entity.
-    pub(crate) fn translate(
-        &self,
-        event: &EventRef<'_>,
-        code_lists: &CodeLists,
+    /// [`MappingSet::apply`] on an event read in place (see [`Mapping::translate`]).
+    pub(crate) fn translate<'a>(
+        &'a self,
+        event: &'a EventRef<'a>,
+        code_lists: &'a CodeLists,
         now: SystemTime,
-    ) -> Result<Translated, MappingError> {
+    ) -> Result<Translated<'a>, MappingError> {
         self.find(event.source_id, event.schema, event.table)
             .ok_or_else(|| MappingError::NoMapping {
                 source_id: event.source_id.to_owned(),
@@ -340,21 +340,25 @@ impl MappingSet {
     }
 }
 
-/// A translated change whose findings are not yet inside the entity: a [`MappedRecord`] holds
-/// them twice (in the entity and beside it), which the stage needs only while it encodes.
+/// A translated change: the record as a draft, its provenance and findings beside it. A
+/// [`MappedRecord`] holds the findings twice (in the entity and beside it), and the stage needs
+/// them in the record only while it encodes it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Translated {
+pub(crate) struct Translated<'a> {
     pub(crate) key: String,
     pub(crate) operation: RecordOperation,
-    /// Without quality; with provenance.
-    pub(crate) entity: Box<CanonicalEntity>,
+    /// Without its record ids (they are `key`), provenance and quality.
+    pub(crate) record: Box<Draft<'a>>,
+    pub(crate) provenance: ProvenanceDraft<'a>,
     /// Empty for a delete.
     pub(crate) quality: Quality,
 }
 
-impl Translated {
+impl Translated<'_> {
     pub(crate) fn into_record(self) -> MappedRecord {
-        let mut entity = *self.entity;
+        let mut entity = self
+            .record
+            .into_entity(&self.key, self.provenance.into_owned());
         if self.operation == RecordOperation::Upsert {
             entity.set_quality(self.quality.clone());
         }
@@ -364,17 +368,6 @@ impl Translated {
             entity,
             quality: self.quality,
         }
-    }
-
-    /// The bytes of `into_record().entity`, without copying the findings.
-    pub(crate) fn encode(&mut self) -> Vec<u8> {
-        if self.operation == RecordOperation::Delete {
-            return self.entity.encode_to_vec();
-        }
-        let quality = std::mem::take(&mut self.quality);
-        let (bytes, quality) = self.entity.encode_with_quality(quality);
-        self.quality = quality;
-        bytes
     }
 }
 
@@ -483,7 +476,14 @@ fn key_text(value: ValueRef<'_>) -> Option<Cow<'_, str>> {
 fn source_key_of(row: &SourceRow<'_, '_>) -> Result<String, MappingError> {
     let mapping = row.mapping;
     let key_columns = &mapping.key_columns;
-    let mut pairs: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(key_columns.len().max(1));
+    // The `col=value` pairs of `source_key`, written into one string as the columns are read.
+    let mut key = String::with_capacity(32);
+    fn push_pair(key: &mut String, column: &str, value: &str) {
+        if !key.is_empty() {
+            key.push('&');
+        }
+        push_source_key(key, [(column, value)]);
+    }
     if key_columns.is_empty() {
         if row.event.key.is_empty() {
             return Err(MappingError::Key {
@@ -494,11 +494,16 @@ fn source_key_of(row: &SourceRow<'_, '_>) -> Result<String, MappingError> {
             });
         }
         for column in &row.event.key {
+            // An integer key (the usual one) without allocating its text.
+            if let ValueRef::Int(i) = column.value {
+                push_pair(&mut key, column.name, IntText::new(i).as_str());
+                continue;
+            }
             let text = key_text(column.value).ok_or_else(|| MappingError::Key {
                 column: column.name.to_owned(),
                 reason: "the key value is null or not usable as a key".into(),
             })?;
-            pairs.push((column.name, text));
+            push_pair(&mut key, column.name, &text);
         }
     } else {
         for &id in key_columns {
@@ -515,20 +520,20 @@ fn source_key_of(row: &SourceRow<'_, '_>) -> Result<String, MappingError> {
                         reason: "the key column is not in the row".into(),
                     })?,
             };
+            if let ValueRef::Int(i) = column.value {
+                push_pair(&mut key, name, IntText::new(i).as_str());
+                continue;
+            }
             let text = key_text(column.value)
                 .filter(|t| !t.trim().is_empty())
                 .ok_or_else(|| MappingError::Key {
                     column: name.to_owned(),
                     reason: "the key value is empty".into(),
                 })?;
-            let trimmed = match text {
-                Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
-                Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
-            };
-            pairs.push((name, trimmed));
+            push_pair(&mut key, name, text.trim());
         }
     }
-    Ok(source_key(pairs.iter().map(|(c, v)| (*c, v.as_ref()))))
+    Ok(key)
 }
 
 fn condition_holds(condition: &Condition, column: &ColumnRef<'_>) -> bool {
@@ -682,25 +687,29 @@ fn on_failure(
 }
 
 /// Fills `full` and `original` of a name mapped part by part.
-fn compose_name(name: &mut PersonName, originals: &mut [(Slot, String)]) {
-    name.full = [&name.family, &name.middle, &name.given]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ");
+fn compose_name<'a>(name: &mut NameDraft<'a>, originals: &mut [(Slot, Cow<'a, str>)]) {
+    name.full = Cow::Owned(
+        [&name.family, &name.middle, &name.given]
+            .into_iter()
+            .map(|p| p.as_ref())
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     let order = |slot: &Slot| match slot {
         Slot::NameFamily => 0,
         Slot::NameMiddle => 1,
         _ => 2,
     };
     originals.sort_by_key(|(slot, _)| order(slot));
-    name.original = originals
-        .iter()
-        .map(|(_, o)| o.as_str())
-        .filter(|o| !o.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    name.original = Cow::Owned(
+        originals
+            .iter()
+            .map(|(_, o)| o.as_ref())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
 }
 
 /// The date in the row's last-update column, `None` when it holds none.

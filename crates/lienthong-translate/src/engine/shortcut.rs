@@ -1,7 +1,7 @@
 //! Shortcuts through a field's pipeline, for the shapes most fields of most mappings have: one
 //! column written as it is, or one column's text through clean-up steps (trim, clean, case,
 //! NFC, replace) and at most one look-up at the end (code list, province, value table, record
-//! reference).
+//! reference), a code column with its display column, and a whole name cleaned, cased and split.
 //!
 //! The pipeline ([`super::transform::run`], then [`super::assign::assign`]) wraps the value
 //! into a [`FieldValue`] for every step and checks it against every step's kinds; for a column
@@ -14,16 +14,79 @@
 
 use std::borrow::Cow;
 
-use super::assign::{AssignError, assign_as_sent, assign_made, assign_sex_code};
+use lienthong_vietnamese::names::PersonName;
+
+use super::assign::{
+    AssignError, assign, assign_as_sent, assign_cased_name, assign_clean_text, assign_made,
+    assign_sex_code,
+};
 use super::transform::{
     self, CodeFound, Mapped, StepContext, StepFailure, change_case_step, map_lookup, record_ref,
     rewrite_step,
 };
 use super::value::{FieldValue, IntText};
-use crate::entity::CanonicalEntity;
+use crate::codelist::CodeLists;
+use crate::date::CivilDate;
+use crate::draft::{Draft, Text};
 use crate::event::ValueRef;
 use crate::mapping::target::{Slot, SlotKind};
-use crate::mapping::{CompiledField, Step};
+use crate::mapping::{CompiledField, Input, Step};
+use crate::quality::Findings;
+
+/// Which shortcut a field may take, decided once from its slot, input and steps when the
+/// mapping is loaded (what [`take`] and [`take_local_code`] would otherwise work out for every
+/// value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shortcut {
+    /// None: every value goes through the pipeline.
+    Pipeline,
+    /// One column and no steps: the value as sent.
+    AsSent,
+    /// One column, through steps none of which fills in a missing value, so NULL is never
+    /// assigned. Text goes the short way when `text`: clean-up steps, then a look-up as the
+    /// last step when `look_up`; an integer when that look-up is the only step.
+    Steps { text: bool, look_up: bool },
+    /// A code column and its display column, into one `local_code` step.
+    LocalCode,
+    /// One column of whole names through `clean`, `title_case` and `split_name`, the usual way
+    /// of mapping a name.
+    Name,
+}
+
+impl Shortcut {
+    pub(crate) fn of(slot: Slot, input: &Input, steps: &[Step]) -> Shortcut {
+        let Input::Columns(columns) = input else {
+            return Shortcut::Pipeline;
+        };
+        // Name parts keep their source text for the whole name; the pipeline does that.
+        if matches!(slot, Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven) {
+            return Shortcut::Pipeline;
+        }
+        match (columns.len(), steps) {
+            (2, [Step::LocalCode { .. }]) => Shortcut::LocalCode,
+            (1, []) => Shortcut::AsSent,
+            (1, [Step::Clean, Step::TitleCase, Step::SplitName]) if slot == Slot::Name => {
+                Shortcut::Name
+            }
+            // Steps that turn a missing value into one are the pipeline's business.
+            (1, steps)
+                if !steps
+                    .iter()
+                    .any(|s| matches!(s, Step::Default(_) | Step::Coalesce | Step::Concat(_))) =>
+            {
+                let (look_up, clean_up) = match steps.split_last() {
+                    Some((last, rest)) if is_look_up(last) => (true, rest),
+                    _ => (false, steps),
+                };
+                Shortcut::Steps {
+                    text: clean_up.iter().all(is_clean_up),
+                    look_up,
+                }
+            }
+            _ => Shortcut::Pipeline,
+        }
+    }
+}
 
 /// What a shortcut did.
 pub(super) enum Taken {
@@ -33,94 +96,163 @@ pub(super) enum Taken {
     StepFailed(StepFailure),
     /// The value went to the assignment, with this result.
     Assigned(Result<bool, AssignError>),
+    /// The value was set, and it is text known to be clean (the record's checks need not
+    /// look at it again): text `clean` kept as it was, or a name cased as it was.
+    SetClean,
 }
 
-/// Runs `field` on its column's `value` if a shortcut fits. `cx` is the field's step context,
-/// with no `original` (a shortcut knows it from the value).
+/// What the steps of every field of a record share.
+pub(super) struct RecordContext<'a> {
+    pub(super) code_lists: &'a CodeLists,
+    pub(super) change_date: CivilDate,
+    pub(super) source_id: &'a str,
+}
+
+impl<'a> RecordContext<'a> {
+    /// The context of `field`'s steps; `original` is the source's text of the value.
+    pub(super) fn steps<'f>(
+        &self,
+        field: &'a CompiledField,
+        original: Text<'a>,
+        findings: &'f mut Findings,
+    ) -> StepContext<'a, 'f> {
+        StepContext {
+            code_lists: self.code_lists,
+            change_date: self.change_date,
+            source_id: self.source_id,
+            original,
+            field: &field.path,
+            sensitivity: field.slot.sensitivity(),
+            findings,
+        }
+    }
+}
+
+/// Runs `field` on its column's `value` if its [`Shortcut`] (one column) fits the value.
 pub(super) fn take<'a>(
     field: &'a CompiledField,
     value: ValueRef<'a>,
-    entity: &mut CanonicalEntity,
-    cx: &mut StepContext<'_>,
+    record: &mut Draft<'a>,
+    context: &RecordContext<'a>,
+    findings: &mut Findings,
 ) -> Taken {
-    // Name parts keep their source text for the whole name; the pipeline does that.
-    if matches!(
-        field.slot,
-        Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
-    ) {
-        return Taken::No;
-    }
-    if field.steps.is_empty() {
-        return match assign_as_sent(entity, field.slot, value) {
+    match (field.shortcut, value) {
+        (Shortcut::AsSent, value) => match assign_as_sent(record, field.slot, value) {
             Some(set) => Taken::Assigned(Ok(set)),
             None => Taken::No,
-        };
-    }
-    // Steps that turn a missing value into one are the pipeline's business.
-    if field
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::Default(_) | Step::Coalesce | Step::Concat(_)))
-    {
-        return Taken::No;
-    }
-    match value {
-        // Every step passes a missing value on as NULL, and NULL is not assigned.
-        ValueRef::Null => Taken::Assigned(Ok(false)),
-        ValueRef::Text(text) => through_steps(field, Cow::Borrowed(text), text, entity, cx),
-        ValueRef::Int(i) => match field.steps.as_slice() {
-            // Look-ups read an integer by its text; nothing else is shortened for integers.
-            [
-                step @ (Step::Code { .. }
-                | Step::Province { .. }
-                | Step::Map { .. }
-                | Step::RecordRef { .. }),
-            ] => {
-                let digits = IntText::new(i);
-                let original = if field.keeps_original {
-                    digits.as_str()
-                } else {
-                    ""
-                };
-                let text = Cow::Borrowed(digits.as_str());
-                look_up(field, step, text, original, entity, cx)
-            }
-            _ => Taken::No,
         },
+        // Every step passes a missing value on as NULL, and NULL is not assigned.
+        (Shortcut::Steps { .. } | Shortcut::Name, ValueRef::Null) => Taken::Assigned(Ok(false)),
+        (
+            Shortcut::Steps {
+                text: true,
+                look_up,
+            },
+            ValueRef::Text(text),
+        ) => through_steps(field, text, look_up, record, context, findings),
+        // Look-ups read an integer by its text; nothing else is shortened for integers.
+        (Shortcut::Steps { look_up: true, .. }, ValueRef::Int(i)) if field.steps.len() == 1 => {
+            let digits = IntText::new(i);
+            let original = if field.keeps_original {
+                Cow::Owned(digits.as_str().to_owned())
+            } else {
+                Cow::Borrowed("")
+            };
+            let text = Cow::Borrowed(digits.as_str());
+            look_up(
+                field,
+                &field.steps[0],
+                text,
+                original,
+                record,
+                context,
+                findings,
+            )
+        }
+        (Shortcut::Name, ValueRef::Text(text)) => whole_name(field, text, record),
         _ => Taken::No,
     }
 }
 
-/// The steps on a column's text: clean-up steps, then at most one look-up as the last step.
+/// The steps on a column's text: clean-up steps, then a look-up as the last step when
+/// `look_up`.
 fn through_steps<'a>(
     field: &'a CompiledField,
-    mut text: Cow<'a, str>,
     source: &'a str,
-    entity: &mut CanonicalEntity,
-    cx: &mut StepContext<'_>,
+    look_up: bool,
+    record: &mut Draft<'a>,
+    context: &RecordContext<'a>,
+    findings: &mut Findings,
 ) -> Taken {
     // What the pipeline keeps as the source's text: the column's, before any step.
-    let original = if field.keeps_original { source } else { "" };
+    let original = Cow::Borrowed(if field.keeps_original { source } else { "" });
     let (last, clean_up) = match field.steps.split_last() {
-        Some((last, rest)) if is_look_up(last) => (Some(last), rest),
+        Some((last, rest)) if look_up => (Some(last), rest),
         _ => (None, field.steps.as_slice()),
     };
-    if !clean_up.iter().all(is_clean_up) {
-        return Taken::No;
-    }
+    let mut text = Cow::Borrowed(source);
+    // Whether the last step was `clean`, and found the text clean as it was.
+    let mut clean = false;
     for step in clean_up {
         // A value that became blank is missing: every later step passes it on as NULL.
         if is_blank(&text) {
             return Taken::Assigned(Ok(false));
         }
-        text = clean_up_step(step, text);
+        (text, clean) = match step {
+            Step::Clean => match lienthong_vietnamese::text::cleaned(&text) {
+                Cow::Borrowed(_) => (text, true),
+                Cow::Owned(cleaned) => (Cow::Owned(cleaned), false),
+            },
+            other => (clean_up_step(other, text), false),
+        };
     }
     if is_blank(&text) {
         return Taken::Assigned(Ok(false));
     }
     match last {
-        Some(step) => look_up(field, step, text, original, entity, cx),
-        None => finish(field, Ok(FieldValue::Text(text)), original, entity),
+        Some(step) => self::look_up(field, step, text, original, record, context, findings),
+        // Clean text is trimmed and in NFC: a text field takes it as it is.
+        None if clean && field.slot.kind() == SlotKind::Text => {
+            assign_clean_text(record, field.slot, text);
+            Taken::SetClean
+        }
+        None => finish(field, Ok(FieldValue::Text(text)), &original, record),
+    }
+}
+
+/// A whole name through `clean`, `title_case` and `split_name`, as the pipeline runs them, and
+/// its assignment.
+fn whole_name<'a>(field: &CompiledField, source: &'a str, record: &mut Draft<'a>) -> Taken {
+    let original = Cow::Borrowed(if field.keeps_original { source } else { "" });
+    if is_blank(source) {
+        return Taken::Assigned(Ok(false));
+    }
+    let cleaned = rewrite_step(Cow::Borrowed(source), lienthong_vietnamese::text::cleaned);
+    if is_blank(&cleaned) {
+        return Taken::Assigned(Ok(false));
+    }
+    let cased = rewrite_step(cleaned, lienthong_vietnamese::text::title_cased_name);
+    if is_blank(&cased) {
+        return Taken::Assigned(Ok(false));
+    }
+    match cased {
+        // `title_cased_name` borrowed the text: it is clean (so `PersonName::parse` would split
+        // it as it is) and cased already, and so is each of its words.
+        Cow::Borrowed(cased) => {
+            assign_cased_name(record, field.slot, cased, &original);
+            Taken::SetClean
+        }
+        Cow::Owned(cased) => {
+            let Ok(name) = PersonName::parse(&cased) else {
+                return Taken::Assigned(Ok(false));
+            };
+            let value = FieldValue::Name {
+                family: name.family,
+                middle: name.middle,
+                given: name.given,
+            };
+            Taken::Assigned(assign(record, field.slot, value, &original))
+        }
     }
 }
 
@@ -146,7 +278,7 @@ fn is_look_up(step: &Step) -> bool {
 
 /// [`FieldValue::is_missing`] of text.
 fn is_blank(text: &str) -> bool {
-    text.chars().all(char::is_whitespace)
+    crate::text::is_blank(text)
 }
 
 /// A clean-up step, as [`transform::run`] runs it on text.
@@ -166,23 +298,19 @@ fn clean_up_step<'a>(step: &'a Step, text: Cow<'a, str>) -> Cow<'a, str> {
 
 /// A look-up step on text that is not blank, as [`transform::run`] runs it, and the assignment
 /// of what it gives.
+///
+/// `text` lives as long as the record only when it is the column's (not an integer's digits):
+/// a look-up that keeps it as the value (`unmapped = "keep"`) copies it.
 fn look_up<'a>(
-    field: &CompiledField,
+    field: &'a CompiledField,
     step: &'a Step,
-    text: Cow<'a, str>,
-    original: &str,
-    entity: &mut CanonicalEntity,
-    cx: &mut StepContext<'_>,
+    text: Cow<'_, str>,
+    original: Text<'a>,
+    record: &mut Draft<'a>,
+    context: &RecordContext<'a>,
+    findings: &mut Findings,
 ) -> Taken {
-    let mut cx = StepContext {
-        original,
-        code_lists: cx.code_lists,
-        change_date: cx.change_date,
-        source_id: cx.source_id,
-        field: &field.path,
-        sensitivity: cx.sensitivity,
-        findings: &mut *cx.findings,
-    };
+    let mut cx = context.steps(field, original, findings);
     let result = match step {
         // A code for the sex: assigning it reads only its system and code, so the coded value
         // (four strings) is not made.
@@ -195,14 +323,14 @@ fn look_up<'a>(
             match transform::code_entry(system, *by, *unmapped, unverified_note, &text, &mut cx) {
                 Ok(CodeFound::Entry(entry)) if !entry.code.is_empty() => {
                     return Taken::Assigned(assign_sex_code(
-                        entity,
+                        record,
                         field.slot,
                         system,
                         &entry.code,
                     ));
                 }
                 Ok(CodeFound::Entry(entry)) => Ok(FieldValue::Coded {
-                    value: transform::coded(system, entry, original),
+                    value: transform::coded(system, entry, cx.original.clone()),
                     as_of: None,
                 }),
                 Ok(CodeFound::Value(value)) => Ok(value),
@@ -227,7 +355,7 @@ fn look_up<'a>(
             unmapped,
         } => match map_lookup(values, *fold, *unmapped, &text, &mut cx) {
             Ok(Mapped::To(mapped)) => Ok(FieldValue::Text(Cow::Borrowed(mapped))),
-            Ok(Mapped::Kept) => Ok(FieldValue::Text(text)),
+            Ok(Mapped::Kept) => Ok(FieldValue::Text(Cow::Owned(text.into_owned()))),
             Ok(Mapped::Null) => Ok(FieldValue::Null),
             Err(failure) => Err(failure),
         },
@@ -239,29 +367,25 @@ fn look_up<'a>(
             FieldValue::Text(text),
         )),
         // Not a look-up: `take` and `through_steps` checked.
-        _ => Ok(FieldValue::Text(text)),
+        _ => Ok(FieldValue::Text(Cow::Owned(text.into_owned()))),
     };
-    finish(field, result, original, entity)
+    let original = std::mem::take(&mut cx.original);
+    finish(field, result, &original, record)
 }
 
 /// The two columns of a `local_code` step (code, then display), as [`transform::run`] and the
-/// assignment take them, when both are text or NULL.
-pub(super) fn take_local_code(
-    field: &CompiledField,
-    code: ValueRef<'_>,
-    display: ValueRef<'_>,
-    entity: &mut CanonicalEntity,
-    cx: &mut StepContext<'_>,
+/// assignment take them, when both are text or NULL ([`Shortcut::LocalCode`]).
+pub(super) fn take_local_code<'a>(
+    field: &'a CompiledField,
+    code: ValueRef<'a>,
+    display: ValueRef<'a>,
+    record: &mut Draft<'a>,
+    context: &RecordContext<'a>,
+    findings: &mut Findings,
 ) -> Taken {
     let [Step::LocalCode { system, note }] = field.steps.as_slice() else {
         return Taken::No;
     };
-    if matches!(
-        field.slot,
-        Slot::NameFamily | Slot::NameMiddle | Slot::NameGiven
-    ) {
-        return Taken::No;
-    }
     let text = |value| match value {
         ValueRef::Text(text) => Some(text),
         ValueRef::Null => Some(""),
@@ -275,18 +399,26 @@ pub(super) fn take_local_code(
         return Taken::Assigned(Ok(false));
     }
     // The source's text for a value of two columns is the code column's: no joined text.
-    let value = transform::local_code(system, note, Cow::Borrowed(code), display, None, cx);
-    finish(field, Ok(value), "", entity)
+    let mut cx = context.steps(field, Cow::Borrowed(""), findings);
+    let value = transform::local_code(
+        system,
+        note,
+        Cow::Borrowed(code),
+        Cow::Borrowed(display),
+        None,
+        &mut cx,
+    );
+    finish(field, Ok(value), &Cow::Borrowed(""), record)
 }
 
-fn finish(
+fn finish<'a>(
     field: &CompiledField,
-    result: Result<FieldValue<'_>, StepFailure>,
-    original: &str,
-    entity: &mut CanonicalEntity,
+    result: Result<FieldValue<'a>, StepFailure>,
+    original: &Text<'a>,
+    record: &mut Draft<'a>,
 ) -> Taken {
     match result {
-        Ok(value) => Taken::Assigned(assign_made(entity, field.slot, value, original)),
+        Ok(value) => Taken::Assigned(assign_made(record, field.slot, value, original)),
         Err(failure) => Taken::StepFailed(failure),
     }
 }

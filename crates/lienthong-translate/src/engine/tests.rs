@@ -9,7 +9,7 @@ use lienthong_proto::v1::{Column, Operation, QualityFlag, Row};
 use serde_json::json;
 
 use super::*;
-use crate::entity::EntityKind;
+use crate::entity::{CanonicalEntity, EntityKind};
 use crate::sample::{change_event, row_from_json};
 
 fn code_lists() -> &'static CodeLists {
@@ -811,6 +811,10 @@ transforms = ["trim", { local_code = { system = "t.ngach" } }]
 target = "person.permanent_residence.text"
 from = "u"
 transforms = [{ replace = { pattern = "^\\s*$", with = "(blank)" } }, "lower"]
+[[field]]
+target = "person.name"
+from = "x"
+transforms = ["clean", "title_case", "split_name"]
 "#,
         )
     })
@@ -840,6 +844,12 @@ const ODD_TEXTS: &[&str] = &[
     "x",
     "X",
     "Nguyễn  Văn AN",
+    "Nguyễn Văn An",
+    "Lê",
+    "đặng thị ánh ngọc",
+    "H'Hen Niê",
+    " Trần\u{00A0}Thị  Bích ",
+    "Nguye\u{0302}\u{0303}n Thị Minh Khai",
     "AN.NV@Moha.gov.vn ",
     "091 234.5678",
     "0,5",

@@ -11,33 +11,36 @@
 
 use std::borrow::Cow;
 
-use lienthong_proto::v1::{CodedValue, QualityCriterion, QualitySeverity};
+use lienthong_proto::v1::{QualityCriterion, QualitySeverity};
 use lienthong_vietnamese::legacy::{self, Encoding, LegacyError};
 use lienthong_vietnamese::names::PersonName;
 use lienthong_vietnamese::text::{cleaned, fold, nfc, place_tones, title_cased_name};
 use rustc_hash::FxHashMap;
 
 use super::value::{FieldValue, IntText};
-use crate::codelist::{CodeEntry, CodeList, CodeLists, NameMatch, Resolution};
+use crate::codelist::{CodeEntry, CodeList, CodeLists, NameMatch, Resolution, SystemName};
 use crate::date::{CivilDate, is_partial, is_valid_date, parse_date};
+use crate::draft::{CodedDraft, Text};
 use crate::mapping::Step;
 use crate::mapping::spec::{LookupBy, Unmapped};
 use crate::mapping::target::Sensitivity;
 use crate::quality::{Findings, codes};
 use crate::record::{push_record_id_prefix, push_source_key};
+use crate::text::trim as trim_str;
 
-/// What a step needs besides its value.
-pub(crate) struct StepContext<'a> {
+/// What a step needs besides its value: what the record is made from (`'a`, as long as the
+/// record), and the findings of the record so far (`'f`).
+pub(crate) struct StepContext<'a, 'f> {
     pub(crate) code_lists: &'a CodeLists,
     /// The date of the change in Vietnam: code validity is judged on it.
     pub(crate) change_date: CivilDate,
     pub(crate) source_id: &'a str,
     /// The value as the source held it (before any step), for `CodedValue.original`.
-    pub(crate) original: &'a str,
+    pub(crate) original: Text<'a>,
     /// The target's path, for findings.
     pub(crate) field: &'a str,
     pub(crate) sensitivity: Sensitivity,
-    pub(crate) findings: &'a mut Findings,
+    pub(crate) findings: &'f mut Findings,
 }
 
 /// A step could not convert its value.
@@ -63,21 +66,21 @@ impl StepFailure {
 
 /// How a value appears in a message: quoted (cut to 64 characters) for non-personal fields,
 /// "the value" otherwise.
-pub(crate) fn describe(text: &str, sensitivity: Sensitivity) -> String {
+pub(crate) fn describe(text: &str, sensitivity: Sensitivity) -> Cow<'static, str> {
     if sensitivity == Sensitivity::Public {
         let cut: String = text.chars().take(64).collect();
-        if cut.len() < text.len() {
+        Cow::Owned(if cut.len() < text.len() {
             format!("{cut:?}…")
         } else {
             format!("{cut:?}")
-        }
+        })
     } else {
-        "the value".to_owned()
+        Cow::Borrowed("the value")
     }
 }
 
-impl StepContext<'_> {
-    fn describe(&self, text: &str) -> String {
+impl StepContext<'_, '_> {
+    fn describe(&self, text: &str) -> Cow<'static, str> {
         describe(text, self.sensitivity)
     }
 
@@ -96,7 +99,7 @@ impl StepContext<'_> {
 pub(crate) fn run<'a>(
     step: &'a Step,
     value: FieldValue<'a>,
-    cx: &mut StepContext<'_>,
+    cx: &mut StepContext<'a, '_>,
 ) -> Result<FieldValue<'a>, StepFailure> {
     if value.is_missing() && !matches!(step, Step::Default(_) | Step::Coalesce | Step::Concat(_)) {
         return Ok(FieldValue::Null);
@@ -267,8 +270,12 @@ pub(crate) fn run<'a>(
                     false,
                 ),
             };
-            let original = if from_list { None } else { Some(cx.original) };
-            local_code(system, note, code, &display, original, cx)
+            let original = if from_list {
+                None
+            } else {
+                Some(cx.original.clone())
+            };
+            local_code(system, note, code, display, original, cx)
         }
         Step::Province {
             system,
@@ -300,16 +307,15 @@ fn key_len_hint(key: &[String]) -> usize {
 
 /// A `local_code` step's value: `code` (not trimmed) in the source's own `system`, with its
 /// `display` text; `original` is the source's text when it is not the code column's.
-pub(super) fn local_code(
-    system: &str,
+pub(super) fn local_code<'a>(
+    system: &'a str,
     note: &str,
-    code: Cow<'_, str>,
-    display: &str,
-    original: Option<&str>,
-    cx: &mut StepContext<'_>,
-) -> FieldValue<'static> {
-    let trimmed = code.trim();
-    if trimmed.is_empty() {
+    code: Text<'a>,
+    display: Text<'a>,
+    original: Option<Text<'a>>,
+    cx: &mut StepContext<'_, '_>,
+) -> FieldValue<'a> {
+    if trim_str(&code).is_empty() {
         return FieldValue::Null;
     }
     cx.note(
@@ -318,15 +324,16 @@ pub(super) fn local_code(
         codes::CODE_LOCAL_SYSTEM,
         note.to_owned(),
     );
+    let trimmed = match &code {
+        Cow::Borrowed(code) => Cow::Borrowed(trim_str(code)),
+        Cow::Owned(code) => Cow::Owned(trim_str(code).to_owned()),
+    };
     FieldValue::Coded {
-        value: CodedValue {
-            code_system: system.to_owned(),
-            code: trimmed.to_owned(),
-            display: cleaned(display).into_owned(),
-            original: match original {
-                Some(original) => original.to_owned(),
-                None => code.into_owned(),
-            },
+        value: CodedDraft {
+            code_system: Cow::Borrowed(system),
+            code: trimmed,
+            display: rewrite(display, cleaned),
+            original: original.unwrap_or(code),
         },
         as_of: None,
     }
@@ -347,12 +354,12 @@ pub(super) fn map_lookup<'v>(
     folded: bool,
     unmapped: Unmapped,
     text: &str,
-    cx: &mut StepContext<'_>,
+    cx: &mut StepContext<'_, '_>,
 ) -> Result<Mapped<'v>, StepFailure> {
     let found = if folded {
         values.get(fold(text).as_str())
     } else {
-        values.get(text.trim())
+        values.get(trim_str(text))
     };
     Ok(match (found, unmapped) {
         (Some(mapped), _) => Mapped::To(mapped),
@@ -435,9 +442,9 @@ pub(super) fn change_case_step(text: Cow<'_, str>, upper: bool) -> Cow<'_, str> 
 /// The text without surrounding white space, still borrowed if it was.
 pub(super) fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
-        Cow::Borrowed(t) => Cow::Borrowed(t.trim()),
-        Cow::Owned(t) if t.trim().len() == t.len() => Cow::Owned(t),
-        Cow::Owned(t) => Cow::Owned(t.trim().to_owned()),
+        Cow::Borrowed(t) => Cow::Borrowed(trim_str(t)),
+        Cow::Owned(t) if trim_str(&t).len() == t.len() => Cow::Owned(t),
+        Cow::Owned(t) => Cow::Owned(trim_str(&t).to_owned()),
     }
 }
 
@@ -461,6 +468,21 @@ enum Case {
 
 /// The text in upper or lower case, borrowed where it is in that case already.
 fn change_case(text: Cow<'_, str>, case: Case) -> Cow<'_, str> {
+    // ASCII (codes, e-mail addresses) by its bytes: Unicode's case mappings of ASCII letters
+    // are the ASCII ones, and leave everything else in ASCII as it is.
+    if text.is_ascii() {
+        let changes = |byte: &u8| match case {
+            Case::Upper => byte.is_ascii_lowercase(),
+            Case::Lower => byte.is_ascii_uppercase(),
+        };
+        if !text.as_bytes().iter().any(changes) {
+            return text;
+        }
+        return Cow::Owned(match case {
+            Case::Upper => text.to_ascii_uppercase(),
+            Case::Lower => text.to_ascii_lowercase(),
+        });
+    }
     // `str::to_lowercase` differs from mapping each character only for a capital sigma, which
     // is not its own lower case: a text of characters that map to themselves is kept either way.
     let unchanged = |c: char| {
@@ -496,7 +518,7 @@ impl Iterator for CaseMapping {
     }
 }
 
-fn legacy_decode(text: &str, encoding: Option<Encoding>, cx: &mut StepContext<'_>) -> String {
+fn legacy_decode(text: &str, encoding: Option<Encoding>, cx: &mut StepContext<'_, '_>) -> String {
     let encoding = encoding.unwrap_or_else(|| legacy::detect(text));
     match encoding {
         Encoding::Unicode => return text.to_owned(),
@@ -582,6 +604,35 @@ pub(crate) fn to_decimal(value: &FieldValue<'_>, comma: bool) -> Option<String> 
 
 /// Reads decimal text. With `comma`, `,` is the decimal point and `.` or spaces group
 /// thousands (`5.000.000,50`); otherwise `.` is the decimal point and there is no grouping.
+/// [`normalise_decimal`] (dot notation) of source text, borrowed when it is in canonical form
+/// already, as decimal columns send their values.
+pub(crate) fn normalised_decimal(text: &str) -> Option<Cow<'_, str>> {
+    if is_canonical_decimal(text) {
+        return Some(Cow::Borrowed(text));
+    }
+    normalise_decimal(text, false).map(Cow::Owned)
+}
+
+/// Whether `text` is what [`normalise_decimal`] makes of it: digits without leading zeros (or
+/// one zero), a point and digits if there is a fraction, a minus sign only before a number that
+/// is not zero, nothing else.
+fn is_canonical_decimal(text: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (negative, number) = match text.strip_prefix('-') {
+        Some(number) => (true, number),
+        None => (false, text),
+    };
+    let (whole, fraction) = match number.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (number, None),
+    };
+    let zero = whole == "0" && fraction.is_none_or(|f| f.bytes().all(|b| b == b'0'));
+    digits(whole)
+        && (whole == "0" || !whole.starts_with('0'))
+        && fraction.is_none_or(digits)
+        && !(negative && zero)
+}
+
 pub(crate) fn normalise_decimal(text: &str, comma: bool) -> Option<String> {
     let text = text.trim();
     let (negative, digits) = match text.as_bytes().first() {
@@ -651,7 +702,7 @@ fn to_date(
     value: FieldValue<'_>,
     patterns: &[crate::date::DatePattern],
     partial: bool,
-    cx: &StepContext<'_>,
+    cx: &StepContext<'_, '_>,
 ) -> Result<FieldValue<'static>, StepFailure> {
     let invalid = |reason: String| StepFailure::invalid(codes::VALUE_INVALID_DATE, reason);
     let date = match value {
@@ -704,24 +755,29 @@ fn look_up<'a>(list: &'a CodeList, text: &str, by: LookupBy) -> Lookup<'a> {
     }
 }
 
-pub(super) fn coded(system: &str, entry: &CodeEntry, original: &str) -> CodedValue {
-    CodedValue {
-        code_system: system.to_owned(),
-        code: entry.code.clone(),
-        display: entry.display.clone(),
-        original: original.to_owned(),
+/// The coded value of a code list's entry, its text borrowed from the list.
+pub(super) fn coded<'a>(
+    system: &'a str,
+    entry: &'a CodeEntry,
+    original: Text<'a>,
+) -> CodedDraft<'a> {
+    CodedDraft {
+        code_system: Cow::Borrowed(system),
+        code: Cow::Borrowed(&entry.code),
+        display: Cow::Borrowed(&entry.display),
+        original,
     }
 }
 
 /// The finding for a value that is not in its list; reject mode makes it the failure.
-fn unmapped_value(
-    list: &CodeList,
+fn unmapped_value<'a>(
+    list: &'a CodeList,
     text: &str,
     by: LookupBy,
     lookup: &Lookup<'_>,
     unmapped: Unmapped,
-    cx: &mut StepContext<'_>,
-) -> Result<FieldValue<'static>, StepFailure> {
+    cx: &mut StepContext<'a, '_>,
+) -> Result<FieldValue<'a>, StepFailure> {
     let system = list.code_system();
     let value = cx.describe(text.trim());
     let (code, severity, message) = match (lookup, by) {
@@ -739,7 +795,7 @@ fn unmapped_value(
             codes::CODE_NOT_IN_PARTIAL_LIST,
             QualitySeverity::Warning,
             [
-                &value,
+                &*value,
                 " is not in ",
                 system,
                 ", which is known to be incomplete: it may still be valid",
@@ -762,16 +818,16 @@ fn unmapped_value(
     }
     cx.note(QualityCriterion::Unified, severity, code, message);
     Ok(FieldValue::Coded {
-        value: CodedValue {
-            code_system: system.to_owned(),
-            original: cx.original.to_owned(),
-            ..CodedValue::default()
+        value: CodedDraft {
+            code_system: Cow::Borrowed(system),
+            original: cx.original.clone(),
+            ..CodedDraft::default()
         },
         as_of: None,
     })
 }
 
-fn note_unverified(entry: &CodeEntry, note: &str, cx: &mut StepContext<'_>) {
+fn note_unverified(entry: &CodeEntry, note: &str, cx: &mut StepContext<'_, '_>) {
     if !entry.verified {
         cx.note(
             QualityCriterion::Unified,
@@ -782,18 +838,18 @@ fn note_unverified(entry: &CodeEntry, note: &str, cx: &mut StepContext<'_>) {
     }
 }
 
-pub(super) fn code(
-    system: &str,
+pub(super) fn code<'a>(
+    system: &'a SystemName,
     by: LookupBy,
     unmapped: Unmapped,
     unverified_note: &str,
     text: &str,
-    cx: &mut StepContext<'_>,
-) -> Result<FieldValue<'static>, StepFailure> {
+    cx: &mut StepContext<'a, '_>,
+) -> Result<FieldValue<'a>, StepFailure> {
     Ok(
         match code_entry(system, by, unmapped, unverified_note, text, cx)? {
             CodeFound::Entry(entry) => FieldValue::Coded {
-                value: coded(system, entry, cx.original),
+                value: coded(system, entry, cx.original.clone()),
                 as_of: None,
             },
             CodeFound::Value(value) => value,
@@ -805,21 +861,21 @@ pub(super) fn code(
 /// the list.
 pub(super) enum CodeFound<'l> {
     Entry(&'l CodeEntry),
-    Value(FieldValue<'static>),
+    Value(FieldValue<'l>),
 }
 
 /// [`code`], up to making the coded value of an entry found.
 pub(super) fn code_entry<'l>(
-    system: &str,
+    system: &SystemName,
     by: LookupBy,
     unmapped: Unmapped,
     unverified_note: &str,
     text: &str,
-    cx: &mut StepContext<'l>,
+    cx: &mut StepContext<'l, '_>,
 ) -> Result<CodeFound<'l>, StepFailure> {
     let lists: &'l CodeLists = cx.code_lists;
     // Checked when the mapping was loaded; a reload of the code lists may have dropped it.
-    let Some(list) = lists.list(system) else {
+    let Some(list) = lists.list_of(system) else {
         return Err(StepFailure {
             criterion: QualityCriterion::Unified,
             severity: QualitySeverity::Error,
@@ -866,15 +922,16 @@ pub(super) fn code_entry<'l>(
     Ok(CodeFound::Entry(entry))
 }
 
-pub(super) fn province(
-    system: &str,
+pub(super) fn province<'a>(
+    system: &'a SystemName,
     by: LookupBy,
     unmapped: Unmapped,
     unverified_note: &str,
     text: &str,
-    cx: &mut StepContext<'_>,
-) -> Result<FieldValue<'static>, StepFailure> {
-    let Some(list) = cx.code_lists.list(system) else {
+    cx: &mut StepContext<'a, '_>,
+) -> Result<FieldValue<'a>, StepFailure> {
+    let lists: &'a CodeLists = cx.code_lists;
+    let Some(list) = lists.list_of(system) else {
         return Err(StepFailure {
             criterion: QualityCriterion::Unified,
             severity: QualitySeverity::Error,
@@ -889,7 +946,7 @@ pub(super) fn province(
     note_unverified(entry, unverified_note, cx);
     let as_of = Some(cx.change_date.to_proto());
     let date = cx.change_date;
-    let (value, note) = match cx.code_lists.resolve_on(system, &entry.code, date) {
+    let (value, note) = match lists.resolve_entry_on(list, entry, date) {
         Resolution::Replaced {
             from,
             system: to_system,
@@ -900,7 +957,7 @@ pub(super) fn province(
                 .valid_from
                 .map_or_else(|| "its replacement".to_owned(), |d| d.to_string());
             (
-                coded(to_system, new, cx.original),
+                coded(to_system, new, cx.original.clone()),
                 Some((
                     QualitySeverity::Info,
                     codes::PROVINCE_TRANSLATED,
@@ -912,7 +969,7 @@ pub(super) fn province(
             )
         }
         Resolution::Replaced { to, .. } => (
-            coded(system, entry, cx.original),
+            coded(system, entry, cx.original.clone()),
             Some((
                 QualitySeverity::Warning,
                 codes::CODE_EXPIRED,
@@ -924,7 +981,7 @@ pub(super) fn province(
             )),
         ),
         Resolution::Expired { .. } => (
-            coded(system, entry, cx.original),
+            coded(system, entry, cx.original.clone()),
             Some((
                 QualitySeverity::Warning,
                 codes::CODE_EXPIRED,
@@ -935,7 +992,7 @@ pub(super) fn province(
             )),
         ),
         Resolution::NotYetValid { .. } => (
-            coded(system, entry, cx.original),
+            coded(system, entry, cx.original.clone()),
             Some((
                 QualitySeverity::Warning,
                 codes::CODE_NOT_YET_VALID,
@@ -945,7 +1002,9 @@ pub(super) fn province(
                 ),
             )),
         ),
-        Resolution::Valid { .. } | Resolution::Unknown => (coded(system, entry, cx.original), None),
+        Resolution::Valid { .. } | Resolution::Unknown => {
+            (coded(system, entry, cx.original.clone()), None)
+        }
     };
     if let Some((severity, code, message)) = note {
         cx.note(QualityCriterion::Unified, severity, code, message);
@@ -1024,6 +1083,30 @@ mod tests {
             // The comma notation of the same number reads the same.
             let comma_text = text.replace('.', ",");
             prop_assert_eq!(normalise_decimal(&comma_text, true), Some(once));
+        }
+
+        #[test]
+        fn decimals_borrowed_when_canonical_read_the_same(text in "[-+ ]?[0-9]{0,3}[.,]?[0-9]{0,3}[ x]?") {
+            let borrowed = normalised_decimal(&text);
+            let owned = normalise_decimal(&text, false);
+            prop_assert_eq!(borrowed.as_deref(), owned.as_deref());
+            prop_assert_eq!(matches!(borrowed, Some(Cow::Borrowed(_))), is_canonical_decimal(&text));
+        }
+    }
+
+    #[test]
+    fn canonical_decimals_are_borrowed() {
+        for canonical in ["0", "4.98", "-1.50", "0.00", "10", "-0.01"] {
+            assert!(
+                matches!(normalised_decimal(canonical), Some(Cow::Borrowed(_))),
+                "{canonical}"
+            );
+        }
+        for other in ["04.98", "-0", "-0.00", "+1", " 1", "1.", ".5", "1e3", ""] {
+            assert!(
+                !matches!(normalised_decimal(other), Some(Cow::Borrowed(_))),
+                "{other}"
+            );
         }
     }
 }

@@ -4,9 +4,10 @@
 
 use std::borrow::Cow;
 
-use lienthong_proto::v1::{CodedValue, Date};
+use lienthong_proto::v1::Date;
 
 use crate::date::{CivilDate, format_date};
+use crate::draft::CodedDraft;
 use crate::event::ValueRef;
 
 /// A value between transform steps.
@@ -37,7 +38,7 @@ pub(crate) enum FieldValue<'a> {
     },
     /// A code-list value; `as_of` is the date its code was resolved for (province codes).
     Coded {
-        value: CodedValue,
+        value: CodedDraft<'a>,
         as_of: Option<Date>,
     },
     /// Several columns, or an array column.
@@ -80,7 +81,7 @@ impl<'a> FieldValue<'a> {
     pub(crate) fn is_missing(&self) -> bool {
         match self {
             FieldValue::Null => true,
-            FieldValue::Text(s) => s.chars().all(char::is_whitespace),
+            FieldValue::Text(s) => crate::text::is_blank(s),
             FieldValue::Bytes(b) => b.is_empty(),
             FieldValue::List(items) => items.iter().all(FieldValue::is_missing),
             FieldValue::Coded { value, .. } => value.code.is_empty() && value.original.is_empty(),
@@ -118,11 +119,13 @@ impl<'a> FieldValue<'a> {
                 middle,
                 given,
             } => Cow::Owned(join_name(family, middle, given)),
-            FieldValue::Coded { value, .. } => Cow::Owned(if value.code.is_empty() {
-                value.original.clone()
-            } else {
-                value.code.clone()
-            }),
+            FieldValue::Coded { value, .. } => {
+                if value.code.is_empty() {
+                    value.original.clone()
+                } else {
+                    value.code.clone()
+                }
+            }
             FieldValue::List(items) => Cow::Owned(
                 items
                     .iter()
@@ -138,11 +141,11 @@ impl<'a> FieldValue<'a> {
     pub(crate) fn into_text(self) -> Option<Cow<'a, str>> {
         match self {
             FieldValue::Text(s) | FieldValue::Decimal(s) => Some(s),
-            FieldValue::Coded { value, .. } => Some(Cow::Owned(if value.code.is_empty() {
+            FieldValue::Coded { value, .. } => Some(if value.code.is_empty() {
                 value.original
             } else {
                 value.code
-            })),
+            }),
             other => other.to_text(),
         }
     }

@@ -208,15 +208,37 @@ fn what_prost_merges_or_skips_is_left_to_prost() {
 }
 
 #[test]
-fn dates_read_as_prost_reads_them() {
+fn dates_decimals_and_nulls_read_as_prost_reads_them() {
     let date = |year, month, day| Value {
         kind: Some(Kind::DateValue(Date { year, month, day })),
     };
+    let decimal = |value: &str| Value {
+        kind: Some(Kind::DecimalValue(Decimal {
+            value: value.into(),
+        })),
+    };
+    let null = |is_null| Value {
+        kind: Some(Kind::Null(is_null)),
+    };
+    // Every form the reader takes a short way, and its neighbours that it does not.
     for value in [
         date(2025, 7, 1),
+        date(1960, 12, 31),
+        date(128, 1, 1),
+        date(16383, 127, 127),
+        date(16384, 1, 1),
+        date(127, 1, 1),
+        date(2025, 128, 1),
+        date(2025, 0, 1),
+        date(2025, 1, 0),
         date(-44, 0, 0),
         date(i32::MAX, i32::MIN, -1),
         date(0, 0, 0),
+        decimal("4.98"),
+        decimal(""),
+        decimal(&"9".repeat(130)),
+        null(true),
+        null(false),
     ] {
         let event = ChangeEvent {
             after: Some(Row {

@@ -23,15 +23,16 @@ use lienthong_vietnamese::text::{ToneStyle, fold};
 use regex::Regex;
 use rustc_hash::FxHashMap;
 
-use crate::codelist::{CodeLists, UnitLevel};
+use crate::codelist::{CodeLists, SystemName, UnitLevel};
 use crate::date::DatePattern;
+use crate::engine::Shortcut;
 use crate::entity::EntityKind;
 use crate::location::{Document, FieldPath, TextPosition, TomlProblem};
 use spec::{
     Condition, FieldSpec, LegacyEncodingName, LookupBy, MappingFile, OnError, QualitySpec,
     SourceSpec, ToneStyleName, Transform, Unmapped,
 };
-use target::{Slot, SlotKind};
+use target::{Slot, SlotKind, SlotSet};
 
 pub(crate) use columns::{ColumnId, ColumnIndex, Positions};
 
@@ -160,7 +161,7 @@ pub(crate) enum Step {
         unmapped: Unmapped,
     },
     Code {
-        system: String,
+        system: SystemName,
         by: LookupBy,
         unmapped: Unmapped,
         /// The finding for a code whose meaning is unverified, written once.
@@ -172,7 +173,7 @@ pub(crate) enum Step {
         note: String,
     },
     Province {
-        system: String,
+        system: SystemName,
         by: LookupBy,
         unmapped: Unmapped,
         unverified_note: String,
@@ -293,6 +294,8 @@ fn target_accepts(kind: SlotKind) -> (&'static [Shape], &'static str) {
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledField {
     pub(crate) slot: Slot,
+    /// `SlotSet::of(slot)`.
+    pub(crate) slot_set: SlotSet,
     /// `slot.path()`, kept to avoid building it for every record.
     pub(crate) path: String,
     pub(crate) input: Input,
@@ -309,6 +312,8 @@ pub(crate) struct CompiledField {
     /// Whether the value as the source held it is kept in the output (`CodedValue.original`,
     /// `PersonName.original`); other fields never build that text.
     pub(crate) keeps_original: bool,
+    /// The shortcut through the pipeline the field's values may take.
+    pub(crate) shortcut: Shortcut,
 }
 
 /// A loaded, checked mapping, ready to apply to change events (see [`Mapping::apply`]).
@@ -585,8 +590,10 @@ fn compile_field(
     });
     Ok(CompiledField {
         slot,
+        slot_set: SlotSet::of(slot),
         path: slot.path(),
         input_description: input_description(&input),
+        shortcut: Shortcut::of(slot, &input, &steps),
         input,
         input_columns,
         steps,
@@ -748,7 +755,7 @@ fn compile_step(
                 ));
             }
             Step::Code {
-                system: spec.system.clone(),
+                system: code_lists.system_name(&spec.system),
                 by: spec.by,
                 unmapped: spec.unmapped,
                 unverified_note: unverified_note(&spec.system),
@@ -804,7 +811,7 @@ fn compile_step(
                 Some(_) => {}
             }
             Step::Province {
-                system: spec.system.clone(),
+                system: code_lists.system_name(&spec.system),
                 by: spec.by,
                 unmapped: spec.unmapped,
                 unverified_note: unverified_note(&spec.system),

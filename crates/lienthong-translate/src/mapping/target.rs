@@ -161,6 +161,7 @@ pub enum Sensitivity {
 }
 
 impl Slot {
+    #[inline]
     pub fn kind(self) -> SlotKind {
         use Slot::*;
         match self {
@@ -186,6 +187,7 @@ impl Slot {
         }
     }
 
+    #[inline]
     pub fn sensitivity(self) -> Sensitivity {
         use Slot::*;
         match self {
@@ -209,6 +211,7 @@ impl Slot {
     }
 
     /// Whether the slot belongs to the person part of an entity.
+    #[inline]
     pub fn is_person(self) -> bool {
         use Slot::*;
         matches!(
@@ -323,6 +326,7 @@ impl Slot {
     }
 
     /// The slot's position in [`Slot::all`], for [`SlotSet`].
+    #[inline]
     pub(crate) fn index(self) -> usize {
         use Slot::*;
         match self {
@@ -509,6 +513,7 @@ pub(crate) struct SlotSet(u128);
 
 impl SlotSet {
     /// Adds `slot`; false when it was in the set already.
+    #[inline]
     pub(crate) fn insert(&mut self, slot: Slot) -> bool {
         let bit = 1u128 << slot.index();
         let new = self.0 & bit == 0;
@@ -516,8 +521,31 @@ impl SlotSet {
         new
     }
 
+    #[inline]
     pub(crate) fn contains(self, slot: Slot) -> bool {
         self.0 & (1u128 << slot.index()) != 0
+    }
+
+    /// The set of `slot` alone, to keep where a slot is tested for often (a mapping's fields):
+    /// [`SlotSet::has`] and [`SlotSet::add`] then need no [`Slot::index`].
+    pub(crate) fn of(slot: Slot) -> Self {
+        SlotSet(1u128 << slot.index())
+    }
+
+    pub(crate) fn remove(&mut self, slot: Slot) {
+        self.0 &= !(1u128 << slot.index());
+    }
+
+    /// Whether the set holds the slot of `single` (see [`SlotSet::of`]).
+    #[inline]
+    pub(crate) fn has(self, single: SlotSet) -> bool {
+        self.0 & single.0 != 0
+    }
+
+    /// Adds the slot of `single` (see [`SlotSet::of`]).
+    #[inline]
+    pub(crate) fn add(&mut self, single: SlotSet) {
+        self.0 |= single.0;
     }
 
     /// The slots in the set, in the order of [`Slot::all`].

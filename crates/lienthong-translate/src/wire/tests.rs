@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used)]
 
-use lienthong_proto::v1::{PostgresPosition, SourcePosition, source_position};
+use lienthong_proto::v1::{
+    CodedValue, Decimal, PersonName, Place, PostgresPosition, Provenance, SourcePosition,
+    source_position,
+};
 use prost_types::{DescriptorProto, FileDescriptorSet};
 
 use super::*;
