@@ -29,6 +29,7 @@ fn kafka_config() -> KafkaConfig {
         message_timeout_ms: 30_000,
         request_timeout_ms: 10_000,
         session_timeout_ms: 10_000,
+        fetch_wait_max_ms: 100,
         properties: BTreeMap::new(),
         secret_properties: BTreeMap::<String, Secret<String>>::new(),
         topics: TopicPolicy {

@@ -22,6 +22,11 @@ pub struct KafkaConfig {
     pub request_timeout_ms: u64,
     /// Consumer session timeout (librdkafka `session.timeout.ms`).
     pub session_timeout_ms: u64,
+    /// How long the broker may hold a consumer's fetch while it has no new record (librdkafka
+    /// `fetch.wait.max.ms`). A change crosses several topics on its way to a platform and can
+    /// wait this long at each when traffic is light; lower means fresher data and more fetch
+    /// requests to an idle broker.
+    pub fetch_wait_max_ms: u64,
     /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.mechanism`,
     /// `compression.type`), applied to every client.
     pub properties: BTreeMap<String, String>,
@@ -129,6 +134,9 @@ impl Validate for KafkaConfig {
         }
         if self.request_timeout_ms < 10 {
             problems.push("request_timeout_ms", "must be at least 10 ms");
+        }
+        if self.fetch_wait_max_ms > 300_000 {
+            problems.push("fetch_wait_max_ms", "must be at most 300000 (5 minutes)");
         }
         for key in self.properties.keys() {
             if self.secret_properties.contains_key(key) {
@@ -260,5 +268,33 @@ mod tests {
             fields.contains(&"overrides.\"a*b\"".to_string()),
             "{fields:?}"
         );
+    }
+
+    fn kafka() -> KafkaConfig {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:19092".into(),
+            client_id: "lienthong".into(),
+            message_timeout_ms: 30_000,
+            request_timeout_ms: 10_000,
+            session_timeout_ms: 30_000,
+            fetch_wait_max_ms: 100,
+            properties: BTreeMap::new(),
+            secret_properties: BTreeMap::new(),
+            topics: policy(),
+        }
+    }
+
+    #[test]
+    fn a_fetch_wait_beyond_librdkafkas_limit_is_refused() {
+        let mut kafka = kafka();
+        let mut problems = Problems::new();
+        kafka.validate(&mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+
+        kafka.fetch_wait_max_ms = 300_001;
+        let mut problems = Problems::new();
+        kafka.validate(&mut problems);
+        let fields: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+        assert_eq!(fields, ["fetch_wait_max_ms"]);
     }
 }

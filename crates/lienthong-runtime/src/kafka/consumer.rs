@@ -86,6 +86,7 @@ impl EventConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", config.session_timeout_ms.to_string())
+            .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
             .set("isolation.level", "read_committed");
         for (k, v) in &config.properties {
             if !matches!(k.as_str(), "enable.auto.commit" | "group.id") {
