@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tracing::Instrument as _;
 
 use lienthong_proto::v1::{
     CivilServant, Operation, Person, ResolutionResult, ResolvedCivilServant, ResolvedPerson,
@@ -306,9 +307,10 @@ impl ResolveStage {
                 done = &mut acker => break Err(acker_ended(done)),
                 record = consumer.recv() => record?,
             };
+            // As in the translator: the record's span is entered around the resolution and
+            // around each poll of the sends, so that their logs carry the record's trace.
             let span = record.span(STAGE);
-            let outcome = {
-                let _entered = span.enter();
+            let outcome = span.in_scope(|| {
                 resolve_record(
                     &self.resolver,
                     &self.provinces,
@@ -316,35 +318,40 @@ impl ResolveStage {
                     &record,
                     SystemTime::now(),
                 )
-            };
-            let deliveries = match outcome {
-                Outcome::Publish { outputs, status } => {
-                    self.count(if status.is_some() {
-                        "resolved"
-                    } else {
-                        "passed_tombstone_or_delete"
-                    });
-                    let mut deliveries = Vec::with_capacity(outputs.len());
-                    for output in outputs {
-                        deliveries.push(
-                            producer
-                                .enqueue(OutboundRecord {
+            });
+            let deliveries = async {
+                Ok::<_, StageError>(match outcome {
+                    Outcome::Publish {
+                        mut outputs,
+                        status,
+                    } => {
+                        self.count(if status.is_some() {
+                            "resolved"
+                        } else {
+                            "passed_tombstone_or_delete"
+                        });
+                        producer
+                            .enqueue_all(outputs.iter_mut().map(|output| {
+                                let headers = std::mem::take(&mut output.headers);
+                                let output = &*output;
+                                OutboundRecord {
                                     topic: &output.topic,
                                     key: output.key.as_deref(),
                                     payload: output.payload.as_deref(),
-                                    headers: output.headers,
-                                })
-                                .await?,
-                        );
+                                    headers,
+                                }
+                            }))
+                            .await?
                     }
-                    deliveries
-                }
-                Outcome::Reject(why) => {
-                    dlq.reject(&record, &why).await?;
-                    self.count("dead_lettered");
-                    Vec::new()
-                }
-            };
+                    Outcome::Reject(why) => {
+                        dlq.reject(&record, &why).await?;
+                        self.count("dead_lettered");
+                        Vec::new()
+                    }
+                })
+            }
+            .instrument(span)
+            .await?;
             let item = InFlight {
                 topic: record.topic,
                 partition: record.partition,

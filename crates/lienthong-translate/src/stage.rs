@@ -562,7 +562,7 @@ impl TranslateStage {
             let translation = span.in_scope(|| translate(catalog, &record, SystemTime::now()));
             let deliveries = async {
                 Ok::<_, StageError>(match translation {
-                    Translation::Publish(outputs, quality) => {
+                    Translation::Publish(mut outputs, quality) => {
                         match &quality {
                             Some(quality) => {
                                 self.metrics.outcome("translated");
@@ -570,20 +570,18 @@ impl TranslateStage {
                             }
                             None => self.metrics.outcome("skipped_tombstone"),
                         }
-                        let mut deliveries = Vec::with_capacity(outputs.len());
-                        for output in outputs {
-                            deliveries.push(
-                                producer
-                                    .enqueue(OutboundRecord {
-                                        topic: &output.topic,
-                                        key: Some(output.key.as_bytes()),
-                                        payload: output.payload.as_deref(),
-                                        headers: output.headers,
-                                    })
-                                    .await?,
-                            );
-                        }
-                        deliveries
+                        producer
+                            .enqueue_all(outputs.iter_mut().map(|output| {
+                                let headers = std::mem::take(&mut output.headers);
+                                let output = &*output;
+                                OutboundRecord {
+                                    topic: &output.topic,
+                                    key: Some(output.key.as_bytes()),
+                                    payload: output.payload.as_deref(),
+                                    headers,
+                                }
+                            }))
+                            .await?
                     }
                     Translation::Reject(why) => {
                         dlq.reject(&record, &why).await?;

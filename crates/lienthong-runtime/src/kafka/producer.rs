@@ -178,6 +178,20 @@ impl EventProducer {
         }
     }
 
+    /// Enqueues a record's outputs in order (see [`enqueue`](Self::enqueue)); the stages hand the
+    /// pending deliveries to their acknowledger with the input's position.
+    pub async fn enqueue_all<'a>(
+        &self,
+        records: impl IntoIterator<Item = OutboundRecord<'a>>,
+    ) -> Result<Vec<PendingDelivery>, ProduceError> {
+        let records = records.into_iter();
+        let mut deliveries = Vec::with_capacity(records.size_hint().0);
+        for record in records {
+            deliveries.push(self.enqueue(record).await?);
+        }
+        Ok(deliveries)
+    }
+
     /// Publishes one record and waits for the broker's acknowledgement.
     pub async fn send(&self, record: OutboundRecord<'_>) -> Result<Delivered, ProduceError> {
         self.enqueue(record).await?.acknowledged().await
