@@ -46,12 +46,6 @@ const SERVICES: &str = "source-postgres,translate,resolve,sink";
 /// The simulator's largest page of `GET /_sim/records`.
 const PAGE: usize = 1_000;
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// `lienthong dev --config <config> --service <SERVICES>`, output appended to a log; killed if the
 /// benchmark fails half-way.
 struct Pipeline {
@@ -521,7 +515,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     );
     let mut source = Source::from_seeded(&db.url).await?;
 
-    let sim_port = free_port()?;
+    let sim_port = lienthong_tests::free_port();
     let sim_config = work.join("platform-sim.toml");
     std::fs::write(
         &sim_config,

@@ -468,12 +468,8 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::create_dir_all(&work)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = lienthong_tests::free_port();
+    let health_port = lienthong_tests::free_port();
     let metrics = format!("127.0.0.1:{health_port}");
     let config = write_config(&work, &url, port, health_port)?;
     let log = work.join("lookup.log");

@@ -72,9 +72,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     conn.execute(TABLE_SQL).await?;
 
     let config = work.join("lienthong.toml");
-    let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let health_port = lienthong_tests::free_port();
     std::fs::write(
         &config,
         format!(

@@ -57,9 +57,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         // A source id of its own per run: its own topic and no saved cursor.
         let source = format!("bench{batch_size}");
         let topic = format!("cdc.{source}.public.nhat_ky");
-        let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let health_port = lienthong_tests::free_port();
         let config = work.join(format!("{source}.toml"));
         std::fs::write(
             &config,

@@ -191,9 +191,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
     let recv_slot = format!("lt_test_recv_{tag}");
     let publication = format!("lt_bench_{tag}");
     let config = work.join("lienthong.toml");
-    let health_port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let health_port = lienthong_tests::free_port();
     std::fs::write(
         &config,
         format!(

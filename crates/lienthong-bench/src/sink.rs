@@ -56,12 +56,6 @@ fn servant(i: i64) -> CivilServant {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// The upper bound of the histogram bucket holding quantile `q` of a Prometheus histogram.
 fn histogram_quantile(text: &str, name: &str, q: f64) -> Option<f64> {
     let prefix = format!("{name}_bucket{{");
@@ -127,7 +121,7 @@ pub async fn run(args: &Args, report: &mut Report) -> anyhow::Result<()> {
         p.acknowledged().await?;
     }
 
-    let sim_port = free_port()?;
+    let sim_port = lienthong_tests::free_port();
     let sim_config = work.join("platform-sim.toml");
     std::fs::write(
         &sim_config,
@@ -147,7 +141,7 @@ max_batch_records = 1000
     let sim = Connector::start(&args.lienthong, "platform-sim", &sim_config, &sim_log)?;
     wait_for_log(&sim_log, "listening on")?;
 
-    let health_port = free_port()?;
+    let health_port = lienthong_tests::free_port();
     let config = work.join("sink.toml");
     std::fs::write(
         &config,
