@@ -48,6 +48,19 @@ pub struct Output {
     pub headers: RecordHeaders,
 }
 
+impl Output {
+    /// The record for the producer, its headers moved out (an output is sent once).
+    fn outbound(&mut self) -> OutboundRecord<'_> {
+        let headers = std::mem::take(&mut self.headers);
+        OutboundRecord {
+            topic: &self.topic,
+            key: self.key.as_deref(),
+            payload: self.payload.as_deref(),
+            headers,
+        }
+    }
+}
+
 /// What one input record becomes.
 #[derive(Debug)]
 pub enum Outcome {
@@ -331,16 +344,7 @@ impl ResolveStage {
                             "passed_tombstone_or_delete"
                         });
                         producer
-                            .enqueue_all(outputs.iter_mut().map(|output| {
-                                let headers = std::mem::take(&mut output.headers);
-                                let output = &*output;
-                                OutboundRecord {
-                                    topic: &output.topic,
-                                    key: output.key.as_deref(),
-                                    payload: output.payload.as_deref(),
-                                    headers,
-                                }
-                            }))
+                            .enqueue_all(outputs.iter_mut().map(Output::outbound))
                             .await?
                     }
                     Outcome::Reject(why) => {

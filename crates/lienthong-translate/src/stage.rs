@@ -229,6 +229,19 @@ pub struct Output {
     pub kind: EntityKind,
 }
 
+impl Output {
+    /// The record for the producer, its headers moved out (an output is sent once).
+    fn outbound(&mut self) -> OutboundRecord<'_> {
+        let headers = std::mem::take(&mut self.headers);
+        OutboundRecord {
+            topic: &self.topic,
+            key: Some(self.key.as_bytes()),
+            payload: self.payload.as_deref(),
+            headers,
+        }
+    }
+}
+
 /// Translates one input record. Pure apart from the clock value passed in.
 ///
 /// The same as decoding the `ChangeEvent` and applying [`MappingSet::apply`], encoding the
@@ -571,16 +584,7 @@ impl TranslateStage {
                             None => self.metrics.outcome("skipped_tombstone"),
                         }
                         producer
-                            .enqueue_all(outputs.iter_mut().map(|output| {
-                                let headers = std::mem::take(&mut output.headers);
-                                let output = &*output;
-                                OutboundRecord {
-                                    topic: &output.topic,
-                                    key: Some(output.key.as_bytes()),
-                                    payload: output.payload.as_deref(),
-                                    headers,
-                                }
-                            }))
+                            .enqueue_all(outputs.iter_mut().map(Output::outbound))
                             .await?
                     }
                     Translation::Reject(why) => {
