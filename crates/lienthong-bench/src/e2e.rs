@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
+use lienthong_proto::v1::{ChangeEvent, CivilServant, Provenance, ResolvedCivilServant, value};
 use lienthong_tests::broker::PrivateBroker;
 use lienthong_tests::postgres::TestDatabase;
 use lienthong_tests::topics::{TopicReader, kafka_config_for};
+use prost::Message as _;
 use sqlx::{Connection as _, PgConnection};
 
 use crate::Args;
@@ -41,6 +43,8 @@ const PEOPLE: u64 = 20_000;
 /// Rows per transaction of the backlog.
 const BACKLOG_TRANSACTION: i64 = 1_000;
 const TABLE_TOPIC: &str = "cdc.csdl-cbcc.public.ho_so_can_bo";
+const CANONICAL_TOPIC: &str = "canonical.civil_servant.v1";
+const RESOLVED_TOPIC: &str = "resolved.civil_servant.v1";
 /// Services `lienthong dev` runs.
 const SERVICES: &str = "source-postgres,translate,resolve,sink";
 /// The simulator's largest page of `GET /_sim/records`.
@@ -306,6 +310,25 @@ fn accepted(record: &serde_json::Value) -> anyhow::Result<Accepted> {
     })
 }
 
+/// The consumers' fetch wait `lienthong dev` runs with under `config`, as `lienthong config
+/// show` resolves it (defaults, the file, then `LIENTHONG__…` variables, which it inherits).
+fn fetch_wait_ms(binary: &Path, config: &Path) -> anyhow::Result<String> {
+    let shown = Command::new(binary)
+        .args(["config", "show", "--config"])
+        .arg(config)
+        .output()?;
+    anyhow::ensure!(
+        shown.status.success(),
+        "lienthong config show failed: {}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    String::from_utf8_lossy(&shown.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("fetch_wait_max_ms = "))
+        .map(|v| v.trim().to_owned())
+        .context("no fetch_wait_max_ms in lienthong config show")
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -373,15 +396,15 @@ endpoint = "ndop"
 
 /// Inserts `copies` at `rate` a second (10 ms ticks, each tick's rows one transaction) and
 /// waits for all of them at the platform, which held records up to its row `last_row` before.
-/// Returns each change's time from source commit to acceptance (milliseconds, sorted), the
-/// seconds the inserts took, and the platform's last row.
+/// Returns the records the platform accepted, each change's time from source commit to
+/// acceptance (milliseconds, sorted), the seconds the inserts took, and the platform's last row.
 async fn fixed_rate(
     source: &mut Source,
     platform: &Platform,
     copies: Range<i64>,
     rate: u64,
     last_row: i64,
-) -> anyhow::Result<(Vec<f64>, f64, i64)> {
+) -> anyhow::Result<(Vec<Accepted>, Vec<f64>, f64, i64)> {
     let changes = copies.end - copies.start;
     let before = platform.records().await?;
     let started = Instant::now();
@@ -421,11 +444,148 @@ async fn fixed_rate(
         })
         .collect();
     latencies.sort_by(f64::total_cmp);
-    Ok((
-        latencies,
-        writer_seconds,
-        run.last().map_or(last_row, |a| a.row),
-    ))
+    let last_row = run.last().map_or(last_row, |a| a.row);
+    Ok((run, latencies, writer_seconds, last_row))
+}
+
+/// When a change of the run was captured and handed on by each stage: the connector's capture
+/// time (from the change event) and the Kafka timestamps of its change event, canonical record
+/// and resolution (each the producing stage's clock when it enqueued the record, milliseconds).
+#[derive(Debug, Default, Clone, Copy)]
+struct Handoffs {
+    captured: Option<DateTime<Utc>>,
+    change_event_ms: Option<i64>,
+    canonical_ms: Option<i64>,
+    resolution_ms: Option<i64>,
+}
+
+/// The copy number of a change event's row (its key column `id`), and its capture time.
+fn change_event_copy(payload: &[u8]) -> Option<(i64, Option<DateTime<Utc>>)> {
+    let event = ChangeEvent::decode(payload).ok()?;
+    let id = event.key.iter().find(|c| c.name == "id")?;
+    let Some(value::Kind::IntValue(id)) = id.value.as_ref()?.kind else {
+        return None;
+    };
+    let captured = event
+        .capture_time
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?));
+    Some((id - FIRST_ID, captured))
+}
+
+/// The copy number named by a canonical record's provenance (`id=<number>`).
+fn provenance_copy(provenance: Option<&Provenance>) -> Option<i64> {
+    let id: i64 = provenance?.source_key.strip_prefix("id=")?.parse().ok()?;
+    Some(id - FIRST_ID)
+}
+
+/// Reads the change-event, canonical and resolution topics from the beginning and notes, for
+/// every change of `copies`, when each stage handed it on.
+async fn handoffs(
+    broker: &str,
+    copies: &Range<i64>,
+) -> anyhow::Result<std::collections::BTreeMap<i64, Handoffs>> {
+    let mut found: std::collections::BTreeMap<i64, Handoffs> = std::collections::BTreeMap::new();
+    let wanted = usize::try_from(copies.end - copies.start)?;
+    for topic in [TABLE_TOPIC, CANONICAL_TOPIC, RESOLVED_TOPIC] {
+        let mut reader = TopicReader::on(broker, topic).await;
+        let mut read = 0;
+        let mut complete = 0;
+        reader
+            .read_until(Duration::from_secs(120), |records| {
+                for record in &records[read..] {
+                    let Some(payload) = record.payload.as_deref() else {
+                        continue;
+                    };
+                    let (copy, captured) = match topic {
+                        TABLE_TOPIC => match change_event_copy(payload) {
+                            Some((copy, captured)) => (copy, captured),
+                            None => continue,
+                        },
+                        CANONICAL_TOPIC => match CivilServant::decode(payload) {
+                            Ok(c) => match provenance_copy(c.provenance.as_ref()) {
+                                Some(copy) => (copy, None),
+                                None => continue,
+                            },
+                            Err(_) => continue,
+                        },
+                        _ => match ResolvedCivilServant::decode(payload) {
+                            Ok(r) => match provenance_copy(
+                                r.record.as_ref().and_then(|c| c.provenance.as_ref()),
+                            ) {
+                                Some(copy) => (copy, None),
+                                None => continue,
+                            },
+                            Err(_) => continue,
+                        },
+                    };
+                    if !copies.contains(&copy) {
+                        continue;
+                    }
+                    let times = found.entry(copy).or_default();
+                    let slot = match topic {
+                        TABLE_TOPIC => {
+                            times.captured = captured;
+                            &mut times.change_event_ms
+                        }
+                        CANONICAL_TOPIC => &mut times.canonical_ms,
+                        _ => &mut times.resolution_ms,
+                    };
+                    if slot.is_none() {
+                        complete += 1;
+                    }
+                    *slot = record.timestamp_ms;
+                }
+                read = records.len();
+                complete >= wanted
+            })
+            .await;
+    }
+    Ok(found)
+}
+
+/// The hops of a change from source commit to the platform, each as milliseconds per change
+/// (sorted), for the changes the platform accepted.
+fn hops(
+    run: &[Accepted],
+    handed: &std::collections::BTreeMap<i64, Handoffs>,
+) -> anyhow::Result<Vec<(&'static str, Vec<f64>)>> {
+    let mut hops: Vec<(&'static str, Vec<f64>)> = vec![
+        ("source commit → captured by the connector", Vec::new()),
+        ("captured → change event enqueued", Vec::new()),
+        ("change event → canonical record (translator)", Vec::new()),
+        ("canonical record → resolution (resolver)", Vec::new()),
+        ("resolution → platform accepted (sink)", Vec::new()),
+    ];
+    // Kafka timestamps and the platform's are whole milliseconds: so are the other points.
+    let millis = |t: DateTime<Utc>| t.timestamp_millis() as f64;
+    for accepted in run {
+        let times = handed
+            .get(&accepted.copy)
+            .with_context(|| format!("copy {} is in no topic", accepted.copy))?;
+        let (Some(captured), Some(event), Some(canonical), Some(resolution)) = (
+            times.captured,
+            times.change_event_ms,
+            times.canonical_ms,
+            times.resolution_ms,
+        ) else {
+            bail!("copy {} lacks a time: {times:?}", accepted.copy);
+        };
+        let points = [
+            millis(accepted.commit),
+            millis(captured),
+            event as f64,
+            canonical as f64,
+            resolution as f64,
+            millis(accepted.received),
+        ];
+        for (hop, pair) in hops.iter_mut().zip(points.windows(2)) {
+            hop.1.push(pair[1] - pair[0]);
+        }
+    }
+    for hop in &mut hops {
+        hop.1.sort_by(f64::total_cmp);
+    }
+    Ok(hops)
 }
 
 /// Waits for the backlog `copies` to reach the platform, which held `before` records (up to its
@@ -551,6 +711,7 @@ token = "bench-static-token-0001"
         "topics ensure failed: {}",
         String::from_utf8_lossy(&ensured.stderr)
     );
+    let fetch_wait = fetch_wait_ms(&args.lienthong, &config)?;
     let log = work.join("dev.log");
     let pipeline = Pipeline::start(&args.lienthong, &config, &log)?;
     for ready in ["streaming changes", "resolving", "delivering"] {
@@ -581,7 +742,7 @@ token = "bench-static-token-0001"
     let changes = (rate * args.e2e_seconds) as i64;
     println!("{changes} changes at {rate}/s through the pipeline to the platform...");
     let first = next_copy;
-    let (latencies, writer_seconds, last_row) = fixed_rate(
+    let (run, latencies, writer_seconds, last_row) = fixed_rate(
         &mut source,
         &platform,
         first..first + changes,
@@ -589,6 +750,9 @@ token = "bench-static-token-0001"
         last_row,
     )
     .await?;
+    println!("where the time goes: reading the topics...");
+    let handed = handoffs(&broker.address(), &(first..first + changes)).await?;
+    let hops = hops(&run, &handed)?;
     next_copy += changes;
 
     // Maximum sustained rate: a backlog waits in the slot while the process is stopped, then
@@ -642,7 +806,7 @@ token = "bench-static-token-0001"
     report.section(
         "End to end",
         &format!(
-            "A change committed in the civil-servant database (PostgreSQL, `public.ho_so_can_bo`, {columns} columns) travels through `lienthong dev` (release build; the PostgreSQL connector, translator, resolver and HTTP sink in one process, as in the demo) over a broker of the benchmark's own (4 partitions a topic) to `lienthong platform-sim` on loopback as NDOP (batches, bearer token, X-Road headers, in-memory SQLite). The rows are copies, under fresh ids, of {templates} civil-servant files `lienthong datagen seed` wrote with its default errors and defects (register of {PEOPLE} people); after a warm-up pass of one copy each, templates whose copy the pipeline does not deliver (dead-lettered or refused; {dropped} in this run) are left out, so every measured change is expected at the platform, and the runs check that each arrived once. Latency: rows are inserted at a fixed rate for {seconds} s (10 ms ticks, each tick's rows one transaction); each record's time runs from its source commit (the commit time the connector read from the WAL, in its provenance) to the simulator storing it (its `received_at`, millisecond resolution). Maximum sustained rate: {backlog} inserts (transactions of {BACKLOG_TRANSACTION}) wait in the replication slot while the process is stopped; then it starts and they drain to the platform, timed from the first backlog record the platform accepted to the last (start-up, mostly the resolver loading its index, left out; the time from process start is in the note). Raw broker ceiling: the runtime's producer (the connectors' settings) writing {backlog} records of the change events' size ({payload_len}-byte values, {key_len}-byte keys) to the same broker, nothing else running. Each change crosses the broker three times (change event, canonical record, resolution) and its sink receipt a fourth, on two cores shared by every process here, so the ratio is far below one by construction. The machine's one-minute load average when the run began: {load}.",
+            "A change committed in the civil-servant database (PostgreSQL, `public.ho_so_can_bo`, {columns} columns) travels through `lienthong dev` (release build; the PostgreSQL connector, translator, resolver and HTTP sink in one process, as in the demo) over a broker of the benchmark's own (4 partitions a topic) to `lienthong platform-sim` on loopback as NDOP (batches, bearer token, X-Road headers, in-memory SQLite). The rows are copies, under fresh ids, of {templates} civil-servant files `lienthong datagen seed` wrote with its default errors and defects (register of {PEOPLE} people); after a warm-up pass of one copy each, templates whose copy the pipeline does not deliver (dead-lettered or refused; {dropped} in this run) are left out, so every measured change is expected at the platform, and the runs check that each arrived once. Latency: rows are inserted at a fixed rate for {seconds} s (10 ms ticks, each tick's rows one transaction); each record's time runs from its source commit (the commit time the connector read from the WAL, in its provenance) to the simulator storing it (its `received_at`, millisecond resolution). Where the time goes, per change of that run: the connector's capture time in its change event and the Kafka timestamps of the change event, the canonical record and the resolution (each the producing stage's clock when it enqueued the record, millisecond resolution), read back from the topics; so a hop that starts at a Kafka timestamp includes the producer's linger, the broker round trip and the next consumer's fetch before that stage's own work. Maximum sustained rate: {backlog} inserts (transactions of {BACKLOG_TRANSACTION}) wait in the replication slot while the process is stopped; then it starts and they drain to the platform, timed from the first backlog record the platform accepted to the last (start-up, mostly the resolver loading its index, left out; the time from process start is in the note). Raw broker ceiling: the runtime's producer (the connectors' settings) writing {backlog} records of the change events' size ({payload_len}-byte values, {key_len}-byte keys) to the same broker, nothing else running. Each change crosses the broker three times (change event, canonical record, resolution) and its sink receipt a fourth, on two cores shared by every process here, so the ratio is far below one by construction. Consumers wait at most {fetch_wait} ms for data (`[kafka] fetch_wait_max_ms`). The machine's one-minute load average when the run began: {load}.",
             seconds = args.e2e_seconds,
             columns = source.column_count,
         ),
@@ -659,6 +823,20 @@ token = "bench-static-token-0001"
                 format!("{:.0} ms", percentile(&latencies, 0.99)),
                 format!("max {:.0} ms", latencies.last().copied().unwrap_or(f64::NAN)),
             ],
+        ]
+        .into_iter()
+        .chain(hops.iter().map(|(hop, millis)| {
+            [
+                format!("{hop}, p50"),
+                format!("{:.0} ms", percentile(millis, 0.50)),
+                format!(
+                    "p99 {:.0} ms, max {:.0} ms",
+                    percentile(millis, 0.99),
+                    millis.last().copied().unwrap_or(f64::NAN)
+                ),
+            ]
+        }))
+        .chain([
             [
                 "maximum sustained rate (backlog drained to the platform)".into(),
                 per_second(backlog as f64, drain_seconds),
@@ -672,7 +850,8 @@ token = "bench-static-token-0001"
                 per_second(backlog as f64, raw_seconds),
                 format!("end to end / ceiling = {:.3}", sustained / raw),
             ],
-        ],
+        ])
+        .collect(),
     );
 
     drop(reader);
@@ -707,6 +886,78 @@ mod tests {
             Some(149_500)
         );
         assert!(accepted(&serde_json::json!({"id": 1, "body": {}})).is_err());
+    }
+
+    #[test]
+    fn hops_split_the_time_from_commit_to_the_platform() {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let commit = at("2026-03-01T10:00:00.100Z");
+        let run = [Accepted {
+            row: 1,
+            copy: 3,
+            commit,
+            received: at("2026-03-01T10:00:00.400Z"),
+        }];
+        let base = commit.timestamp_millis();
+        let handed = std::collections::BTreeMap::from([(
+            3,
+            Handoffs {
+                captured: Some(at("2026-03-01T10:00:00.102500Z")),
+                change_event_ms: Some(base + 5),
+                canonical_ms: Some(base + 110),
+                resolution_ms: Some(base + 215),
+            },
+        )]);
+        let split = hops(&run, &handed).unwrap();
+        let millis: Vec<f64> = split.iter().map(|(_, m)| m[0]).collect();
+        assert_eq!(millis, [2.0, 3.0, 105.0, 105.0, 85.0]);
+        // Together they are the whole way.
+        assert_eq!(millis.iter().sum::<f64>(), 300.0);
+
+        let mut partial = handed.clone();
+        partial.get_mut(&3).unwrap().resolution_ms = None;
+        assert!(hops(&run, &partial).is_err());
+        assert!(hops(&run, &std::collections::BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn copies_are_read_from_change_event_keys_and_provenance() {
+        use lienthong_proto::v1::Column;
+        let event = ChangeEvent {
+            key: vec![Column {
+                name: "id".into(),
+                value: Some(lienthong_proto::v1::Value {
+                    kind: Some(value::Kind::IntValue(FIRST_ID + 12)),
+                }),
+                source_type: "int8".into(),
+            }],
+            capture_time: Some(prost_types::Timestamp {
+                seconds: 1_772_359_200,
+                nanos: 5_000_000,
+            }),
+            ..Default::default()
+        };
+        let (copy, captured) = change_event_copy(&event.encode_to_vec()).unwrap();
+        assert_eq!(copy, 12);
+        assert_eq!(captured.unwrap().timestamp_millis(), 1_772_359_200_005);
+        assert!(change_event_copy(&ChangeEvent::default().encode_to_vec()).is_none());
+        assert!(change_event_copy(b"\xff not protobuf").is_none());
+
+        let provenance = Provenance {
+            source_key: format!("id={}", FIRST_ID + 4),
+            ..Default::default()
+        };
+        assert_eq!(provenance_copy(Some(&provenance)), Some(4));
+        let other = Provenance {
+            source_key: "ma=7".into(),
+            ..Default::default()
+        };
+        assert_eq!(provenance_copy(Some(&other)), None);
+        assert_eq!(provenance_copy(None), None);
     }
 
     #[test]
