@@ -13,7 +13,7 @@ use lienthong_audit::{AuditEvent, AuditLog, AuditTopic};
 use lienthong_runtime::kafka::{EventProducer, TopicAdmin};
 use lienthong_runtime::metrics::KafkaMetrics;
 use lienthong_tests::postgres::TestDatabase;
-use lienthong_tests::topics::{TopicReader, kafka_config};
+use lienthong_tests::topics::{TopicReader, kafka_config, kafka_config_for};
 use lienthong_tests::{lienthong, text};
 use serde_json::Value;
 
@@ -185,4 +185,125 @@ async fn appended_events_are_published_to_the_audit_topic() {
     assert!(log.verify().await.unwrap().is_intact());
     drop(conn);
     db.drop_with_slot("lt_audit_topic_no_slot").await;
+}
+
+/// The seq of each audit-topic record, in the order the topic holds them.
+fn seqs(records: &[lienthong_runtime::kafka::InboundRecord]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| {
+            let value: Value = serde_json::from_slice(r.payload.as_deref().unwrap()).unwrap();
+            value["seq"].as_u64().unwrap()
+        })
+        .collect()
+}
+
+async fn topic_progress(db: &TestDatabase, topic: &str) -> Option<i64> {
+    let mut conn = db.connect().await;
+    sqlx::query_scalar("SELECT seq FROM lienthong_audit.topic_progress WHERE topic = $1")
+        .bind(topic)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The audit topic is fed from the log. With the broker away, appends still commit (once: an
+/// unacknowledged publication is not a reason to append again) and the topic gets nothing; the
+/// next service publishing to that topic puts every record there, once and in seq order, and
+/// so do several services appending and publishing at the same time.
+#[tokio::test]
+async fn records_the_broker_missed_reach_the_topic_once_and_in_order_from_the_next_publisher() {
+    let db = TestDatabase::create("lt_audit_outbox").await;
+    let topic = format!("audit.outbox.{}", uuid::Uuid::new_v4().simple());
+    let kafka = kafka_config();
+    TopicAdmin::new(&kafka)
+        .unwrap()
+        .ensure_topics(&[&topic])
+        .await
+        .unwrap_or_else(|e| panic!("{e} (is the broker up? `make up`)"));
+    let publishing_to = |kafka: &lienthong_runtime::kafka::KafkaConfig| {
+        let producer = EventProducer::new(kafka, "audit-outbox", KafkaMetrics::default()).unwrap();
+        Some(AuditTopic::new(producer, &topic))
+    };
+
+    // A broker address nothing listens on.
+    let mut away = kafka_config_for(&format!("127.0.0.1:{}", lienthong_tests::free_port()));
+    away.message_timeout_ms = 1_000;
+    let log = AuditLog::connect(&db.url, KEY, publishing_to(&away))
+        .await
+        .unwrap();
+    for batch in 1..=3u64 {
+        let events = vec![
+            event("bhxh", "079203004567", "ok"),
+            event("ndop", "001090012345", "delivered"),
+        ];
+        assert_eq!(log.append(events).await.unwrap(), batch * 2);
+    }
+    match log.flush(Duration::from_secs(3)).await {
+        Err(lienthong_audit::AuditError::Unpublished {
+            published: 0,
+            head: 6,
+            ..
+        }) => {}
+        other => panic!("the topic cannot have the records yet: {other:?}"),
+    }
+    assert_eq!(topic_progress(&db, &topic).await.unwrap_or(0), 0);
+    log.close().await;
+
+    // The next publisher of the topic, with the broker reachable.
+    let log = AuditLog::connect(&db.url, KEY, publishing_to(&kafka))
+        .await
+        .unwrap();
+    log.flush(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(topic_progress(&db, &topic).await, Some(6));
+    let mut reader = TopicReader::new(&topic).await;
+    reader
+        .read_until(Duration::from_secs(60), |r| r.len() >= 6)
+        .await;
+    reader.read_for(Duration::from_secs(2)).await;
+    assert_eq!(seqs(&reader.records), (1..=6).collect::<Vec<_>>());
+
+    // Two services appending concurrently, each publishing to the same topic: one publisher
+    // at a time, so every record once, in seq order.
+    let other = AuditLog::connect(&db.url, KEY, publishing_to(&kafka))
+        .await
+        .unwrap();
+    let logs = [std::sync::Arc::new(log), std::sync::Arc::new(other)];
+    let appenders: Vec<_> = (0..4)
+        .map(|task| {
+            let log = logs[task % 2].clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let events = (0..3)
+                        .map(|_| event("lgsp", "036185000111", "ok"))
+                        .collect();
+                    log.append(events).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for appender in appenders {
+        appender.await.unwrap();
+    }
+    let total = 6 + 4 * 10 * 3;
+    for log in &logs {
+        log.flush(Duration::from_secs(60)).await.unwrap();
+    }
+    assert_eq!(topic_progress(&db, &topic).await, Some(total));
+    reader
+        .read_until(Duration::from_secs(60), |r| r.len() >= total as usize)
+        .await;
+    reader.read_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        seqs(&reader.records),
+        (1..=total as u64).collect::<Vec<_>>()
+    );
+
+    let report = logs[0].verify().await.unwrap();
+    assert!(report.is_intact(), "{report}");
+    assert_eq!(report.checked, total as u64, "nothing appended twice");
+    for log in logs {
+        std::sync::Arc::into_inner(log).unwrap().close().await;
+    }
+    db.drop_with_slot("lt_audit_outbox_no_slot").await;
 }

@@ -11,13 +11,15 @@
 //! - triggers refuse `UPDATE`, `DELETE` and `TRUNCATE`: a superuser can drop them, but not
 //!   without the chain showing what was done afterwards;
 //! - each appended record is also published as JSON to the audit topic, a copy outside the
-//!   database's reach.
+//!   database's reach, from the log itself ([`publish`]): an outage of the broker delays the
+//!   copy but neither the append nor the record.
 //!
 //! [`AuditLog::verify`] (and `lienthong audit verify`) walks the chain in sequence order.
 
 pub mod chain;
 mod config;
 mod log;
+pub mod publish;
 mod subject;
 mod topic;
 
@@ -28,7 +30,6 @@ pub use subject::SubjectKey;
 pub use topic::AuditTopic;
 
 use lienthong_runtime::error::{ErrorClass, classify_sqlx};
-use lienthong_runtime::kafka::ProduceError;
 use lienthong_runtime::{Classify, config::redact_url};
 
 /// One audited access, as the service that served it reports it.
@@ -83,12 +84,12 @@ pub enum AuditError {
     #[error("the audit chain head is unreadable ({reason}): run `lienthong audit verify`")]
     CorruptHead { reason: String },
     #[error(
-        "events up to seq {last_seq} are in the audit log, but publishing them to the audit topic failed (do not append them again): {source}"
+        "the audit topic {topic} has the log up to seq {published} of {head}; the rest is published by the next service that publishes to it"
     )]
-    Publish {
-        last_seq: u64,
-        #[source]
-        source: ProduceError,
+    Unpublished {
+        topic: String,
+        published: u64,
+        head: u64,
     },
 }
 
@@ -120,7 +121,7 @@ impl Classify for AuditError {
             Self::CorruptHead { .. } => ErrorClass::operator(
                 "the audit log was tampered with: run `lienthong audit verify`",
             ),
-            Self::Publish { source, .. } => source.class(),
+            Self::Unpublished { .. } => ErrorClass::Transient,
         }
     }
 }

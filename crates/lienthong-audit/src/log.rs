@@ -7,6 +7,7 @@ use lienthong_runtime::Metrics;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, Executor as _, Postgres, QueryBuilder, Row as _};
 
@@ -14,6 +15,7 @@ use crate::chain::{
     BreakKind, ChainBreak, ChainHead, ChainWalker, ChainedRecord, GENESIS, HASH_LEN, Hash,
     stored_instant, to_hex,
 };
+use crate::publish::{Publisher, PublisherMetrics};
 use crate::subject::SubjectKey;
 use crate::topic::AuditTopic;
 use crate::{AuditError, AuditEvent};
@@ -28,7 +30,7 @@ const MIGRATION_LOCK: i64 = 0x6c74_2d61_7564_6974;
 /// Rows per `INSERT` statement: 11 parameters each, well under PostgreSQL's 65,535.
 const INSERT_CHUNK: usize = 1_000;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "seq, at, partner, method, subject_hash, fields, purpose, result, detail, prev_hash, hash";
 
 /// The audit log.
@@ -36,19 +38,20 @@ const COLUMNS: &str =
 /// Contract: [`AuditLog::append`] is safe to call concurrently, from any number of tasks and
 /// processes: appends are serialised by the chain head's row lock, each batch is one
 /// transaction (all of it or none of it is in the log), and sequence numbers are gapless. An
-/// append returns once the batch is committed and, when a topic is configured, acknowledged by
-/// the broker.
+/// append returns once the batch is committed. When a topic is configured, a task publishes
+/// committed records to it in seq order, at least once, even those a broker outage or a crash
+/// kept from it before ([`crate::publish`]); [`AuditLog::flush`] waits for it.
 pub struct AuditLog {
     pool: PgPool,
     subject_key: SubjectKey,
-    topic: Option<AuditTopic>,
+    publisher: Option<Publisher>,
     metrics: AuditMetrics,
 }
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
-            .field("topic", &self.topic.as_ref().map(AuditTopic::topic))
+            .field("topic", &self.topic())
             .finish_non_exhaustive()
     }
 }
@@ -62,12 +65,15 @@ struct ResultLabels {
 struct AuditMetrics {
     appended: Family<ResultLabels, Counter>,
     publish_errors: Counter,
+    unpublished: Gauge,
 }
 
 impl AuditLog {
     /// Connects to the PostgreSQL database at `url`, creating or migrating the
     /// `lienthong_audit` schema. `subject_key` keys the hash of personal IDs (must not be
-    /// empty); `producer`, when given, receives a copy of every appended record.
+    /// empty); `producer`, when given, receives a copy of every appended record: a task
+    /// publishes the log to it from where that topic's progress stands, so it must be called
+    /// within a Tokio runtime.
     pub async fn connect(
         url: &str,
         subject_key: &str,
@@ -83,16 +89,25 @@ impl AuditLog {
             .connect(url)
             .await
             .map_err(AuditError::connect(url))?;
+        let metrics = AuditMetrics::default();
+        let publisher = producer.map(|topic| {
+            let counters = PublisherMetrics {
+                errors: metrics.publish_errors.clone(),
+                unpublished: metrics.unpublished.clone(),
+            };
+            Publisher::spawn(pool.clone(), topic, counters)
+        });
         Ok(AuditLog {
             pool,
             subject_key: SubjectKey::new(subject_key),
-            topic: producer,
-            metrics: AuditMetrics::default(),
+            publisher,
+            metrics,
         })
     }
 
-    /// Registers `lienthong_audit_events_appended_total{result}` and
-    /// `lienthong_audit_publish_errors_total` on the process's registry.
+    /// Registers `lienthong_audit_events_appended_total{result}`,
+    /// `lienthong_audit_publish_errors_total` and `lienthong_audit_unpublished` on the
+    /// process's registry.
     pub fn register_metrics(&self, metrics: &Metrics) {
         metrics.register(
             "audit_events_appended",
@@ -101,14 +116,54 @@ impl AuditLog {
         );
         metrics.register(
             "audit_publish_errors",
-            "Appended audit batches the audit topic did not acknowledge",
+            "Publication rounds that left audit records off the audit topic (retried)",
             self.metrics.publish_errors.clone(),
+        );
+        metrics.register(
+            "audit_unpublished",
+            "Audit records committed to the log and not yet on the audit topic",
+            self.metrics.unpublished.clone(),
         );
     }
 
     /// The topic appended records are also published to, when there is one.
     pub fn topic(&self) -> Option<&str> {
-        self.topic.as_ref().map(AuditTopic::topic)
+        self.publisher.as_ref().map(Publisher::topic)
+    }
+
+    /// Stops publishing and closes the database connections, where a service would exit:
+    /// records not yet on the topic are published by the next publisher of the topic.
+    pub async fn close(mut self) {
+        if let Some(publisher) = self.publisher.take() {
+            publisher.stop().await;
+        }
+        self.pool.close().await;
+    }
+
+    /// Waits until every record appended so far (by any process) is on the audit topic, for
+    /// at most `timeout`: what a service does before it exits. `Ok` at once without a topic;
+    /// [`AuditError::Unpublished`] when records remain (they are published by the next
+    /// publisher of the topic).
+    pub async fn flush(&self, timeout: Duration) -> Result<(), AuditError> {
+        let Some(publisher) = &self.publisher else {
+            return Ok(());
+        };
+        let head: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM lienthong_audit.chain_head WHERE singleton")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(AuditError::database("reading the chain head"))?;
+        let head = seq_from_db(head.unwrap_or(0));
+        let published = publisher.wait_for(head, timeout).await;
+        if published >= head {
+            Ok(())
+        } else {
+            Err(AuditError::Unpublished {
+                topic: publisher.topic().to_string(),
+                published,
+                head,
+            })
+        }
     }
 
     /// The keyed hash that stands for `personal_id` in the log (HMAC-SHA256, lowercase hex):
@@ -119,9 +174,8 @@ impl AuditLog {
 
     /// Appends `events`, in order, as one transaction, and returns the last sequence number
     /// (the current head's when `events` is empty). Personal IDs are replaced by their keyed
-    /// hash; times are kept to the microsecond. Then, when a topic is configured, publishes
-    /// each record to it: [`AuditError::Publish`] means the records are in the log but the
-    /// topic may lack some, so they must not be appended again.
+    /// hash; times are kept to the microsecond. The records reach the audit topic, when one is
+    /// configured, shortly after (see [`AuditLog::flush`]).
     pub async fn append(&self, events: Vec<AuditEvent>) -> Result<u64, AuditError> {
         for (index, event) in events.iter().enumerate() {
             check_storable(event).map_err(|reason| AuditError::InvalidEvent { index, reason })?;
@@ -218,11 +272,8 @@ impl AuditLog {
                 })
                 .inc();
         }
-        if let Some(topic) = &self.topic
-            && let Err(source) = topic.publish(&records).await
-        {
-            self.metrics.publish_errors.inc();
-            return Err(AuditError::Publish { last_seq, source });
+        if let Some(publisher) = &self.publisher {
+            publisher.wake();
         }
         Ok(last_seq)
     }
@@ -413,7 +464,7 @@ fn read_head(row: Option<&PgRow>) -> Result<ChainHead, &'static str> {
     })
 }
 
-fn read_record(row: &PgRow) -> Result<ChainedRecord, String> {
+pub(crate) fn read_record(row: &PgRow) -> Result<ChainedRecord, String> {
     let get_err = |e: sqlx::Error| format!("unreadable: {e}");
     let seq: i64 = row.try_get("seq").map_err(get_err)?;
     let seq = u64::try_from(seq)
@@ -445,9 +496,14 @@ fn read_record(row: &PgRow) -> Result<ChainedRecord, String> {
     })
 }
 
-fn seq_to_db(seq: u64) -> i64 {
+pub(crate) fn seq_to_db(seq: u64) -> i64 {
     // 2^63 appends would take millennia at any rate this log sees.
     i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// A seq column (`CHECK (seq >= 0)`) as a sequence number.
+pub(crate) fn seq_from_db(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
 }
 
 /// PostgreSQL text cannot hold NUL characters: refuse such an event up front, with its index,
@@ -491,6 +547,7 @@ mod send_check {
     async fn all(log: &AuditLog) {
         let _ = is_send(AuditLog::connect("", "", None)).await;
         let _ = is_send(log.append(Vec::new())).await;
+        let _ = is_send(log.flush(Duration::ZERO)).await;
         let _ = is_send(log.verify()).await;
         let _ = is_send(verify_database("")).await;
     }

@@ -130,9 +130,9 @@ pub async fn serve(
     )
     .await;
     service.shutdown.trigger();
-    shared.finish().await;
     // The server has dropped every handle to the appender: it writes what it holds and ends.
     let _ = appender.await;
+    shared.finish().await;
     match served {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {

@@ -100,6 +100,9 @@ pub async fn run_sources<E: Display>(
     }
 }
 
+/// How long a stopping service waits for the audit topic to catch up with the audit log.
+const AUDIT_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the services of one process share: one [`ServiceRuntime`] (telemetry, metrics, health,
 /// shutdown) and the sharing policies, loaded, registered in the metrics and watched for
 /// changes once however many services use them (`lienthong dev` runs `share` and `lookup`
@@ -147,11 +150,18 @@ impl Shared {
             .cloned()
     }
 
-    /// Waits for the background tasks once the shutdown was triggered.
+    /// Waits for the background tasks once the shutdown was triggered, and gives the audit
+    /// log's publisher a moment to put what was appended on the audit topic (whatever it
+    /// cannot is published by the next service that publishes to that topic).
     pub async fn finish(&self) {
         let reloads = std::mem::take(&mut *self.reloads.lock().expect("reloads lock"));
         for reload in reloads {
             let _ = reload.await;
+        }
+        if let Some(log) = self.audit_log.get()
+            && let Err(e) = log.flush(AUDIT_FLUSH_TIMEOUT).await
+        {
+            tracing::warn!(error = %e, "stopping with audit records not yet on the audit topic");
         }
     }
 }
