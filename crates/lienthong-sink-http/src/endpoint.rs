@@ -4,7 +4,9 @@
 //! - Transient failures (network errors, 5xx, 408, 425, 429, unreadable answers, an unreachable
 //!   token endpoint) are retried with exponential backoff and jitter, never given up on; a
 //!   `Retry-After` is honoured (up to `retry.max_retry_after_ms`). The circuit breaker stops all
-//!   lanes from hammering an endpoint that is down.
+//!   lanes from hammering an endpoint that is down. A failed TLS handshake is retried too (a
+//!   platform renewing its certificate recovers by itself), but counted as `tls` rather than
+//!   `network` and logged as an error naming the settings to check.
 //! - 401 renews the OAuth2 token and sends again; a static token the platform refuses, or client
 //!   credentials the token endpoint refuses, stop the stage for an operator.
 //! - A 4xx refusal of a whole batch is narrowed down by splitting the batch in halves, so only
@@ -265,14 +267,23 @@ impl Endpoint {
                 sent = builder.body(request.body).send() => sent,
                 _ = shutdown.cancelled() => return Err(DeliverError::Stopped),
             };
+            // Why no answer came, when none did: "tls" or "network".
+            let mut unanswered = None;
             let (answer, status) = match sent {
-                Err(e) => (
-                    Answer::Retry {
-                        reason: error_chain(&e),
-                        retry_after: None,
-                    },
-                    0,
-                ),
+                Err(e) => {
+                    unanswered = Some(if tls_failure(&e).is_some() {
+                        "tls"
+                    } else {
+                        "network"
+                    });
+                    (
+                        Answer::Retry {
+                            reason: error_chain(&e),
+                            retry_after: None,
+                        },
+                        0,
+                    )
+                }
                 Ok(response) => {
                     let status = response.status();
                     let headers = response.headers().clone();
@@ -292,10 +303,9 @@ impl Endpoint {
                     }
                 }
             };
-            let status_label = if status == 0 {
-                "network".to_string()
-            } else {
-                status.to_string()
+            let status_label = match unanswered {
+                Some(label) => label.to_string(),
+                None => status.to_string(),
             };
             self.metrics
                 .request(&self.id, &status_label, chunk.records.len());
@@ -339,7 +349,17 @@ impl Endpoint {
                     if opened {
                         tracing::warn!(endpoint = %self.id, %reason, "circuit breaker opened");
                     }
-                    self.metrics.retry(&self.id, retry_reason(status));
+                    if unanswered == Some("tls") && (opened || chunk.attempts == 1) {
+                        // Retried all the same: the platform may be renewing its certificate.
+                        tracing::error!(
+                            endpoint = %self.id,
+                            %reason,
+                            "the TLS handshake with the platform failed: check the platform's certificate against [sink.endpoints.{0}.tls] ca, and that the platform accepts the client certificate (client_cert, client_key); delivery waits and tries again",
+                            self.id
+                        );
+                    }
+                    self.metrics
+                        .retry(&self.id, unanswered.unwrap_or(retry_reason(status)));
                     let mut delay = delays.next().unwrap_or(Duration::from_secs(10));
                     if let Some(after) = retry_after {
                         delay = delay.max(after.min(max_retry_after));
@@ -428,6 +448,27 @@ impl Endpoint {
     }
 }
 
+/// The TLS error behind a failed request, if the handshake failed or the platform answered
+/// with a TLS alert (a refused client certificate shows as one under TLS 1.3). rustls errors
+/// travel inside `std::io::Error`s, whose `source()` skips them, so each I/O error is opened.
+fn tls_failure<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut cause = Some(e);
+    while let Some(error) = cause {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        cause = error.source();
+    }
+    None
+}
+
 fn retry_reason(status: u16) -> &'static str {
     match status {
         0 => "network",
@@ -506,5 +547,26 @@ mod tests {
             content_digest(b""),
             "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
         );
+    }
+
+    /// An error that wraps another, as the HTTP client's layers do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapped(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+    #[test]
+    fn tls_failures_are_found_inside_io_errors_deep_in_the_chain() {
+        let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, untrusted.clone());
+        let chain = Wrapped(Box::new(Wrapped(Box::new(io))));
+        assert_eq!(tls_failure(&chain), Some(&untrusted));
+
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        assert_eq!(tls_failure(&Wrapped(Box::new(alert.clone()))), Some(&alert));
+
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(tls_failure(&Wrapped(Box::new(refused))), None);
+        let other = std::io::Error::other("connection reset by peer");
+        assert_eq!(tls_failure(&Wrapped(Box::new(other))), None);
     }
 }

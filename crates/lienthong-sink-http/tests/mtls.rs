@@ -346,13 +346,14 @@ async fn without_a_client_certificate_nothing_gets_through() {
     let pki = Pki::new();
     let sim = Sim::start(&pki, true).await;
     let config = endpoint_config(sim.url(), client_tls(&pki, None), AuthConfig::None);
-    let endpoint = Endpoint::new("ndxp", &config, SinkMetrics::default()).unwrap();
+    let registry = lienthong_runtime::Metrics::new();
+    let endpoint = Endpoint::new("ndxp", &config, SinkMetrics::register(&registry)).unwrap();
 
     let probed = endpoint.probe().await;
     assert!(probed.is_err(), "{probed:?}");
 
-    // Delivery keeps trying (a TLS refusal looks like a network failure) until it is stopped,
-    // and nothing is stored meanwhile.
+    // Delivery keeps trying (the platform may be fixing its side) until it is stopped, and
+    // nothing is stored meanwhile.
     let shutdown = Shutdown::new();
     let stopper = {
         let shutdown = shutdown.clone();
@@ -369,6 +370,18 @@ async fn without_a_client_certificate_nothing_gets_through() {
     .expect("deliver must return once shutdown is triggered");
     assert!(matches!(result, Err(DeliverError::Stopped)), "{result:?}");
     stopper.await.unwrap();
+
+    // Counted as TLS failures, not as the network's.
+    let exposed = registry.encode();
+    assert!(
+        exposed.contains(r#"lienthong_sink_retries_total{endpoint="ndxp",reason="tls"}"#),
+        "{exposed}"
+    );
+    assert!(
+        exposed.contains(r#"lienthong_sink_requests_total{endpoint="ndxp",status="tls"}"#),
+        "{exposed}"
+    );
+    assert!(!exposed.contains(r#"reason="network""#), "{exposed}");
 
     let counts = sim.inspect(&pki, "/_sim/counts").await;
     assert_eq!(counts["records"], 0);
