@@ -77,7 +77,7 @@ impl SinkMetrics {
         );
         metrics.register(
             "sink_requests",
-            "HTTP requests to platforms by endpoint and status (\"network\" when no answer came)",
+            "HTTP requests to platforms by endpoint and status (\"network\" or \"tls\" when no answer came)",
             m.requests.clone(),
         );
         metrics.register(
