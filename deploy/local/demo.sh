@@ -99,7 +99,7 @@ json_field() { # key: reads JSON on stdin
 progress_line() {
   local delivered
   delivered=$(curl -fsS "$sim/_sim/counts" 2>/dev/null | json_field records || echo "?")
-  printf '  %5s  captured %6s  translated %6s  resolved %6s  stored %6s  partner topics %6s  NDOP %6s  dead-lettered %4s\n' \
+  printf '  %5s  captured %6s  translated %6s  resolved %6s  stored %6s  partner topics %6s  NDOP records %6s  dead-lettered %4s\n' \
     "$(elapsed)" \
     "$(( $(metric lienthong_source_postgres_events_total) + $(metric lienthong_source_mysql_events_total) ))" \
     "$(metric lienthong_translate_records_total 'outcome="translated"')" \
@@ -182,6 +182,8 @@ step "Snapshot, then a live workload: $rate changes/s for $seconds s"
 "$bin" datagen workload --postgres "$csdl_url" --mariadb "$bhxh_url" --people "$people" \
   --rate "$rate" --duration "${seconds}s" > "$demo_dir/workload.json" 2> "$demo_dir/logs/workload.log" &
 workload=$!
+echo "  (each stage counts the changes it has handled; the platform counts the distinct records it"
+echo "   holds, deletions included, so its number need not match the resolver's)"
 while kill -0 "$workload" 2>/dev/null; do
   progress_line
   sleep 5

@@ -160,7 +160,7 @@ async fn run(pool: PgPool, topic: AuditTopic, state: Arc<State>, metrics: Publis
         .with_jitter();
     let mut delays = backoff.build();
     loop {
-        let idle = match round(&pool, &topic).await {
+        match round(&pool, &topic).await {
             Ok(round) => {
                 delays = backoff.build();
                 let (through, behind, idle) = match round {
@@ -179,7 +179,14 @@ async fn run(pool: PgPool, topic: AuditTopic, state: Arc<State>, metrics: Publis
                 metrics
                     .unpublished
                     .set(i64::try_from(behind).unwrap_or(i64::MAX));
-                idle.then_some(POLL)
+                if idle {
+                    // Until records are appended here, or POLL passes (another process's
+                    // appends, or the row another publisher holds).
+                    tokio::select! {
+                        () = state.wake.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                    }
+                }
             }
             Err(e) => {
                 metrics.errors.inc();
@@ -190,13 +197,8 @@ async fn run(pool: PgPool, topic: AuditTopic, state: Arc<State>, metrics: Publis
                     retry_in_ms = delay.as_millis() as u64,
                     "audit records are in the log but not yet on the audit topic"
                 );
-                Some(delay)
-            }
-        };
-        if let Some(wait) = idle {
-            tokio::select! {
-                () = state.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+                // Appends meanwhile do not cut the wait short: they are published together.
+                tokio::time::sleep(delay).await;
             }
         }
     }
