@@ -101,16 +101,22 @@ async fn verify_exits_0_on_an_intact_log_and_1_naming_the_seq_when_tampered() {
     db.drop_with_slot("lt_audit_e2e_no_slot").await;
 }
 
-#[tokio::test]
-async fn appended_events_are_published_to_the_audit_topic() {
-    let db = TestDatabase::create("lt_audit_topic").await;
-    let topic = format!("audit.e2e.{}", uuid::Uuid::new_v4().simple());
-    let kafka = kafka_config();
-    TopicAdmin::new(&kafka)
+/// A fresh database named `name` and a fresh audit topic on the broker.
+async fn database_and_topic(name: &str) -> (TestDatabase, String) {
+    let db = TestDatabase::create(name).await;
+    let topic = format!("audit.{name}.{}", uuid::Uuid::new_v4().simple());
+    TopicAdmin::new(&kafka_config())
         .unwrap()
         .ensure_topics(&[&topic])
         .await
         .unwrap_or_else(|e| panic!("{e} (is the broker up? `make up`)"));
+    (db, topic)
+}
+
+#[tokio::test]
+async fn appended_events_are_published_to_the_audit_topic() {
+    let (db, topic) = database_and_topic("lt_audit_topic").await;
+    let kafka = kafka_config();
     let producer = EventProducer::new(&kafka, "audit-e2e", KafkaMetrics::default()).unwrap();
     let log = AuditLog::connect(&db.url, KEY, Some(AuditTopic::new(producer, &topic)))
         .await
@@ -213,14 +219,8 @@ async fn topic_progress(db: &TestDatabase, topic: &str) -> Option<i64> {
 /// so do several services appending and publishing at the same time.
 #[tokio::test]
 async fn records_the_broker_missed_reach_the_topic_once_and_in_order_from_the_next_publisher() {
-    let db = TestDatabase::create("lt_audit_outbox").await;
-    let topic = format!("audit.outbox.{}", uuid::Uuid::new_v4().simple());
+    let (db, topic) = database_and_topic("lt_audit_outbox").await;
     let kafka = kafka_config();
-    TopicAdmin::new(&kafka)
-        .unwrap()
-        .ensure_topics(&[&topic])
-        .await
-        .unwrap_or_else(|e| panic!("{e} (is the broker up? `make up`)"));
     let publishing_to = |kafka: &lienthong_runtime::kafka::KafkaConfig| {
         let producer = EventProducer::new(kafka, "audit-outbox", KafkaMetrics::default()).unwrap();
         Some(AuditTopic::new(producer, &topic))
